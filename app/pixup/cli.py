@@ -1,0 +1,272 @@
+"""`pixup` command line: argument parsing and printing only; the work is done by jobs and models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pixup import __version__
+from pixup.api.schema import FileResult, JobProgress, UpscaleOptions
+from pixup.errors import PixupError
+
+log = logging.getLogger("pixup")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pixup", description="AI image upscaler.")
+    parser.add_argument("--version", action="version", version=f"pixup {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command")
+
+    up = sub.add_parser("upscale", help="upscale images or folders")
+    up.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    up.add_argument("-o", "--output", type=Path, help="output folder (default: beside each input)")
+    up.add_argument("-m", "--model", default="", help="bundled model id or a model file path")
+    up.add_argument("-s", "--scale", type=float, help="target scale (default: the model's)")
+    up.add_argument("--tile", type=int, help="tile size in pixels (default: automatic)")
+    up.add_argument("--batch", type=int, help="tiles per inference (default: automatic)")
+    up.add_argument("-f", "--format", choices=["png", "webp", "jpg", "tiff"], help="output format")
+    up.add_argument("-q", "--quality", type=int, help="JPEG/WebP quality 1-100")
+    up.add_argument("--precision", choices=["fast", "exact"], default="fast",
+                    help="fast: bf16/fp16 where the hardware has it; exact: fp32")
+    up.add_argument("--name", default="{name}_pixup_{scale}x.{ext}", help="output file name template")
+    up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    up.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    up.add_argument("--allow-large", action="store_true", help="lift the decompression-bomb guard")
+    up.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+
+    info = sub.add_parser("info", help="providers, devices, memory and pixup's folders")
+    info.add_argument("--json", action="store_true")
+
+    models = sub.add_parser("models", help="list, inspect and import models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    mlist = msub.add_parser("list", help="list the models pixup knows")
+    mlist.add_argument("--json", action="store_true")
+    minfo = msub.add_parser("info", help="inspect one model")
+    minfo.add_argument("name")
+    minfo.add_argument("--json", action="store_true")
+    mimport = msub.add_parser("import", help="import a .onnx or ncnn .param/.bin model")
+    mimport.add_argument("path", type=Path)
+    mimport.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        # ONNX Runtime and OpenVINO are chatty on stderr; the user gets our one-liners instead.
+        _quiet_onnxruntime()
+    try:
+        if args.command == "upscale":
+            return _cmd_upscale(args)
+        if args.command == "info":
+            return _cmd_info(args)
+        if args.command == "models":
+            return _cmd_models(args)
+        print("The desktop window comes with the UI; for now use `pixup upscale` (see `pixup --help`).",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except PixupError as err:
+        print(f"pixup: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("pixup: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _quiet_onnxruntime() -> None:
+    try:
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(3)
+    except Exception:  # an optional nicety; never a reason to fail
+        pass
+
+
+def _cmd_upscale(args: argparse.Namespace) -> int:
+    from pixup.jobs import JobRunner
+
+    try:
+        options = UpscaleOptions(
+            model=args.model,
+            scale=args.scale,
+            tile=args.tile,
+            batch=args.batch,
+            format=args.format,
+            quality=args.quality,
+            precision=args.precision,
+            output_dir=str(args.output) if args.output else None,
+            name_template=args.name,
+            overwrite=args.overwrite,
+            recursive=args.recursive,
+            allow_large=args.allow_large,
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        print(f"pixup: invalid --{first['loc'][0]}: {first['msg']}", file=sys.stderr)
+        return EXIT_USAGE
+
+    runner = JobRunner()
+    job_id = uuid.uuid4().hex
+    bar = _ProgressBar(enabled=sys.stderr.isatty() and not args.json)
+
+    def on_result(result: FileResult) -> None:
+        bar.file_done()
+        if args.json:
+            print(result.model_dump_json(), flush=True)
+        elif result.status == "failed":
+            print(f"pixup: {result.input}: {result.error}", file=sys.stderr, flush=True)
+        elif result.status == "done":
+            for notice in result.notices:
+                bar.write(f"pixup: note: {notice}")
+            bar.write(f"{result.input} -> {result.output} ({result.out_width}×{result.out_height}, "
+                      f"{result.seconds:.1f} s)")
+
+    results: list[FileResult] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.extend(runner.run(job_id, args.inputs, options, on_progress=bar.update,
+                                      on_result=on_result))
+        except BaseException as err:  # handed to the main thread, which reports it
+            errors.append(err)
+
+    # The job runs in a worker so the main thread stays free for Ctrl+C, which cancels the job.
+    worker = threading.Thread(target=work, name="pixup-job", daemon=True)
+    worker.start()
+    cancelled = False
+    while worker.is_alive():
+        try:
+            worker.join(0.05)
+        except KeyboardInterrupt:
+            cancelled = True
+            runner.registry.cancel(job_id)
+    bar.close()
+    if errors:
+        raise errors[0]
+    if cancelled or any(r.status == "cancelled" for r in results):
+        print("pixup: cancelled; no partial output was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    return EXIT_OK if results and all(r.status == "done" for r in results) else EXIT_FAILED
+
+
+class _ProgressBar:
+    """A tqdm bar of tiles for the file in flight; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._bar: Any = None
+        self._file: str | None = None
+
+    def update(self, progress: JobProgress) -> None:
+        if not self._enabled:
+            return
+        from tqdm import tqdm
+
+        if self._file != progress.file or self._bar is None:
+            self.file_done()
+            self._file = progress.file
+            label = f"[{progress.file_index + 1}/{progress.files_total}] {Path(progress.file).name}"
+            self._bar = tqdm(total=progress.tiles_total, desc=label, unit="tile", leave=False,
+                             dynamic_ncols=True)
+        self._bar.total = progress.tiles_total
+        self._bar.n = progress.tiles_done
+        self._bar.refresh()
+
+    def file_done(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self._file = None
+
+    def write(self, line: str) -> None:
+        if self._enabled:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        self.file_done()
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from pixup.info import collect_info
+
+    info = collect_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    for key, value in info.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for k, v in value.items():
+                print(f"  {k}: {v}")
+        elif isinstance(value, list):
+            print(f"{key}:")
+            for v in value:
+                print(f"  - {v}")
+        else:
+            print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from pixup.models.catalogue import list_models, resolve_model
+
+    if args.models_command == "list":
+        entries = list_models()
+        if args.json:
+            print(json.dumps([_entry_dict(e) for e in entries], indent=2))
+        else:
+            for entry in entries:
+                data = _entry_dict(entry)
+                print(f"{data.get('id')}\t{data.get('display_name', '')}\t{data.get('scenario') or ''}")
+        return EXIT_OK
+    if args.models_command == "info":
+        from pixup.engine.session import ModelSession
+
+        model = resolve_model(args.name)
+        session = ModelSession.open(model.onnx_path)
+        try:
+            data = {**_entry_dict(model), "provider": session.provider, "spec": _entry_dict(session.spec)}
+        finally:
+            session.close()
+        if args.json:
+            print(json.dumps(data, indent=2))
+        else:
+            for key, value in data.items():
+                print(f"{key}: {value}")
+        return EXIT_OK
+    print("pixup: `models import` is not available yet", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _entry_dict(entry: object) -> dict[str, Any]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(entry).items()}
+    return dict(vars(entry))
