@@ -1,0 +1,275 @@
+"""System facts (CPU, RAM, GPUs, battery, runtime providers) and the tile/batch defaults derived from them.
+
+Everything here is best effort: a fact that cannot be read is reported as unknown (None / empty), never
+raised, so `pixup info` and the engine work on any machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+GiB = 1024**3
+
+CPU_FLAGS_OF_INTEREST = frozenset(
+    {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}
+)
+"""The /proc/cpuinfo flags the engine (or `pixup info`) cares about."""
+
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+"""Either flag means OpenVINO can run bf16 natively on this CPU."""
+
+GPU_PROVIDERS = frozenset(
+    {
+        "TensorrtExecutionProvider",
+        "CUDAExecutionProvider",
+        "DmlExecutionProvider",
+        "ROCMExecutionProvider",
+        "MIGraphXExecutionProvider",
+        "CoreMLExecutionProvider",
+    }
+)
+"""Providers that run on a GPU (or Apple's unified memory) and are sized from VRAM."""
+
+_INTEGRATED_GPU_MARKERS = ("uhd", "iris", "hd graphics", "radeon graphics", "radeon(tm) graphics", "vega")
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One GPU as seen by NVML."""
+
+    index: int
+    """NVML device index (the CUDA device_id in the default ordering)."""
+    name: str
+    """Marketing name, e.g. "NVIDIA GeForce RTX 3060"."""
+    total_vram: int
+    """Total memory in bytes."""
+    free_vram: int
+    """Free memory in bytes when the facts were read."""
+
+
+@dataclass(frozen=True)
+class SystemInfo:
+    """A snapshot of the machine, for provider choice, tile/batch defaults and `pixup info`."""
+
+    cpu_name: str
+    """CPU model name, or the platform's processor string when unknown."""
+    cpu_flags: frozenset[str]
+    """The flags of `CPU_FLAGS_OF_INTEREST` the CPU has (empty when they cannot be read)."""
+    cpu_bf16: bool | None
+    """True when the CPU has native bf16 (AMX or AVX512_BF16); None when the flags are unreadable."""
+    logical_cores: int
+    """Logical CPUs (hardware threads)."""
+    physical_cores: int | None
+    """Physical cores, None when unknown."""
+    ram_total: int
+    """Total RAM in bytes."""
+    ram_free: int
+    """RAM available to a new allocation without swapping, in bytes."""
+    gpus: tuple[GpuInfo, ...]
+    """NVIDIA GPUs via NVML; empty without an NVIDIA driver."""
+    on_battery: bool | None
+    """True when running on battery, False on mains, None when unknown (no battery or no sensor)."""
+    providers: tuple[str, ...]
+    """Execution providers the installed ONNX Runtime offers."""
+    openvino_devices: tuple[str, ...]
+    """OpenVINO devices ("CPU", "GPU", "NPU", ...); empty when OpenVINO is not installed."""
+
+    @property
+    def eco(self) -> bool:
+        """Eco mode: on battery, or the only GPU we know of is an integrated one."""
+        return bool(self.on_battery) or any(is_integrated_gpu(g.name) for g in self.gpus)
+
+
+def is_integrated_gpu(name: str) -> bool:
+    """Whether a GPU name is an integrated GPU (Intel UHD/Iris/HD, AMD "Radeon Graphics" APUs)."""
+    lowered = name.lower()
+    return any(marker in lowered for marker in _INTEGRATED_GPU_MARKERS)
+
+
+def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, frozenset[str] | None]:
+    """(model name, flags of interest) from /proc/cpuinfo; flags None when the file is unreadable."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or platform.machine(), None
+    name = ""
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not name:
+            name = value.strip()
+        elif key in ("flags", "Features") and not flags:  # "Features" on ARM
+            flags = set(value.split())
+    return name or platform.processor() or platform.machine(), frozenset(flags & CPU_FLAGS_OF_INTEREST)
+
+
+def cpu_has_bf16() -> bool | None:
+    """Native bf16 on this CPU (Linux: from /proc/cpuinfo); None when it cannot be told."""
+    _, flags = read_cpu_flags()
+    return None if flags is None else bool(flags & BF16_FLAGS)
+
+
+def _nvidia_gpus() -> tuple[GpuInfo, ...]:
+    try:
+        import pynvml  # nvidia-ml-py
+    except ImportError:
+        return ()
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # no driver / no library: the usual case on CPU machines
+        return ()
+    gpus: list[GpuInfo] = []
+    try:
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            gpus.append(
+                GpuInfo(
+                    index=index,
+                    name=name.decode() if isinstance(name, bytes) else str(name),
+                    total_vram=int(memory.total),
+                    free_vram=int(memory.free),
+                )
+            )
+    except Exception as err:
+        log.warning("NVML query failed: %s", err)
+    finally:
+        with contextlib.suppress(Exception):
+            pynvml.nvmlShutdown()
+    return tuple(gpus)
+
+
+def _on_battery() -> bool | None:
+    try:
+        battery = psutil.sensors_battery()
+    except Exception:  # not implemented on this platform
+        return None
+    if battery is None or battery.power_plugged is None:
+        return None
+    return not battery.power_plugged
+
+
+def _runtime_devices() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    import onnxruntime as ort
+
+    providers = tuple(ort.get_available_providers())
+    devices: tuple[str, ...] = ()
+    if "OpenVINOExecutionProvider" in providers:
+        try:
+            from onnxruntime.capi import _pybind_state
+
+            devices = tuple(_pybind_state.get_available_openvino_device_ids())
+        except Exception as err:  # older wheels lack the call
+            log.debug("cannot list OpenVINO devices: %s", err)
+            devices = ("CPU",)
+    return providers, devices
+
+
+def system_info() -> SystemInfo:
+    """Read the machine's facts now (cheap: a few files and library calls, no inference)."""
+    cpu_name, flags = read_cpu_flags()
+    memory = psutil.virtual_memory()
+    providers, ov_devices = _runtime_devices()
+    return SystemInfo(
+        cpu_name=cpu_name,
+        cpu_flags=flags or frozenset(),
+        cpu_bf16=None if flags is None else bool(flags & BF16_FLAGS),
+        logical_cores=os.cpu_count() or 1,
+        physical_cores=psutil.cpu_count(logical=False),
+        ram_total=int(memory.total),
+        ram_free=int(memory.available),
+        gpus=_nvidia_gpus(),
+        on_battery=_on_battery(),
+        providers=providers,
+        openvino_devices=ov_devices,
+    )
+
+
+def default_threads() -> int:
+    """Inference threads: one per physical core (hyper-threads slow convolutions down)."""
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------- tile and batch defaults
+
+CPU_TILE_MIN = 128
+CPU_TILE_MAX = 512
+_TILE_STEP = 64
+_TILE_PAD = 32  # the pipeline's minimum pad; memory is sized for tile + 2·pad
+_CPU_FEATURES = 64  # feature channels of a typical SR body (Compact, ESRGAN)
+_ACTIVATION_COPIES = 8  # live feature maps at once, generous for dense blocks
+
+
+def _round_down(value: float, step: int) -> int:
+    return int(value // step) * step
+
+
+def _gpu_tile(free_vram: int | None) -> int:
+    if free_vram is None:
+        return 192  # unknown VRAM (DirectML, ROCm without NVML): the small-GPU size, OOM retry shrinks it
+    if free_vram < 4 * GiB:
+        return 192
+    if free_vram >= 8 * GiB:
+        return 1024
+    # 4-8 GB: linear from 256 to 768
+    return max(256, _round_down(256 + (free_vram - 4 * GiB) / (4 * GiB) * 512, _TILE_STEP))
+
+
+def _cpu_tile(free_ram: int, scale: float, channels: int, batch: int) -> int:
+    # Budget a quarter of free RAM for one batch: activations at input size + the float output tile.
+    budget = free_ram / 4
+    for tile in range(CPU_TILE_MAX, CPU_TILE_MIN - 1, -_TILE_STEP):
+        side = tile + 2 * _TILE_PAD
+        per_image = side * side * (_CPU_FEATURES * _ACTIVATION_COPIES + scale * scale * channels) * 4
+        if per_image * batch <= budget:
+            return tile
+    return CPU_TILE_MIN
+
+
+def auto_tile_size(
+    provider: str,
+    free_vram_bytes: int | None,
+    free_ram_bytes: int,
+    scale: float,
+    channels: int,
+    *,
+    batch: int = 1,
+) -> int:
+    """Default tile side (px, a multiple of 64, before padding) for `provider`.
+
+    GPU providers size from free VRAM: < 4 GB → 192, ≥ 8 GB → 1024, linear 256-768 in between.
+    CPU providers (OpenVINO CPU, default CPU) size from free RAM, between 128 and 512 (bigger tiles
+    waste less on overlap; beyond 512 throughput no longer improves on CPU)."""
+    if provider in GPU_PROVIDERS:
+        return _gpu_tile(free_vram_bytes)
+    return _cpu_tile(free_ram_bytes, scale, channels, max(1, batch))
+
+
+ECO_BATCH = 2
+MAX_BATCH = 6
+CPU_BATCH = 1
+
+
+def auto_batch(eco: bool, provider: str, free_vram_bytes: int | None = None) -> int:
+    """Default batch: eco → 2; CPU providers → 1 (batching does not speed up CPU inference);
+    GPUs → up to 6, by free VRAM (< 4 GB → 2, 4-8 GB → 4, ≥ 8 GB → 6)."""
+    if eco:
+        return ECO_BATCH
+    if provider not in GPU_PROVIDERS:
+        return CPU_BATCH
+    if free_vram_bytes is None or free_vram_bytes < 4 * GiB:
+        return ECO_BATCH
+    if free_vram_bytes < 8 * GiB:
+        return 4
+    return MAX_BATCH

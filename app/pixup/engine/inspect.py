@@ -1,0 +1,359 @@
+"""Inspect a loaded model: what it takes, what it gives, and its size rules (SPEC §3 "Inspect").
+
+Graph metadata gives names, element type, layout and static dims. Everything else is *measured* by a
+few probe runs on tiny inputs (never guessed from names): scale = output ÷ input size, the multiple the
+input sides must respect, the smallest side that works, and the border unpadded convolutions eat.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import onnxruntime as ort
+
+from pixup.engine.spec import Layout, ModelSpec
+from pixup.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+PROBE_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
+"""Square input sides tried, smallest first, until the model runs."""
+MULTIPLES = (1, 2, 4, 8, 16, 32, 64)
+"""Candidate size multiples (powers of two, as down-sampling networks need)."""
+PRECISION_PROBE = 24
+"""Side of the extra probe that pins down a fractional scale (rounding hides it at tiny sizes)."""
+CHANNEL_COUNTS = (1, 3, 4)
+
+_DTYPES: dict[str, Literal["float32", "float16"]] = {"tensor(float)": "float32", "tensor(float16)": "float16"}
+_NUMPY = {"float32": np.float32, "float16": np.float16}
+
+
+class ProbeError(ModelError):
+    """The graph looks like an image model but failed every probe run. Unlike other ModelErrors this
+    may be the execution provider's fault, so the session tries the next provider before giving up."""
+
+
+@dataclass(frozen=True)
+class _Observation:
+    size: int
+    """Input side (on a dynamic axis)."""
+    out: int
+    """Output side."""
+
+
+def format_shape(shape: Sequence[object]) -> str:
+    """[1, 3, 'H', None] → "[1, 3, H, ?]" (None / negative = unknown)."""
+    parts = []
+    for d in shape:
+        if d is None or (isinstance(d, int) and d < 0):
+            parts.append("?")
+        else:
+            parts.append(str(d))
+    return "[" + ", ".join(parts) + "]"
+
+
+def _static(dim: object) -> int | None:
+    return dim if isinstance(dim, int) and dim > 0 else None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    # ORT messages: "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Non-zero status ... Status Message: <why>"
+    if "Status Message:" in text:
+        text = text.split("Status Message:", 1)[1].strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line[:300]
+
+
+class _Prober:
+    """Runs the model on constant tiny inputs; a failed run is an answer ("not this size"), not a crash."""
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        input_name: str,
+        output_name: str,
+        dtype: str,
+        layout: Layout,
+        channels: int,
+        batch: int,
+    ) -> None:
+        self.session = session
+        self.input_name = input_name
+        self.output_name = output_name
+        self.dtype = _NUMPY[dtype]
+        self.layout = layout
+        self.channels = channels
+        self.batch = batch
+        self.runs = 0
+        self.last_error = ""
+
+    def run(self, height: int, width: int) -> tuple[int, int, int] | None:
+        """(out_channels, out_height, out_width), or None when the model refuses this size."""
+        if self.layout == "NCHW":
+            shape = (self.batch, self.channels, height, width)
+        else:
+            shape = (self.batch, height, width, self.channels)
+        feed = np.full(shape, 0.5, dtype=self.dtype)
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # a refused size is expected here, keep ORT's log quiet
+        self.runs += 1
+        try:
+            result = self.session.run([self.output_name], {self.input_name: feed}, options)[0]
+        except Exception as err:  # any ORT failure (or MemoryError) means "not this size"
+            self.last_error = _first_line(err)
+            log.debug("probe %dx%d failed: %s", height, width, self.last_error)
+            return None
+        out = np.asarray(result)
+        if out.ndim != 4:
+            raise ModelError(f"not an image-to-image model: output has shape {format_shape(list(out.shape))}")
+        if self.layout == "NCHW":
+            c, h, w = out.shape[1], out.shape[2], out.shape[3]
+        else:
+            c, h, w = out.shape[3], out.shape[1], out.shape[2]
+        if h == 0 or w == 0:  # some providers return an empty tensor instead of failing
+            self.last_error = f"empty output at {height}×{width}"
+            return None
+        return int(c), int(h), int(w)
+
+
+def _simplest_fraction(lo: float, hi: float, max_denominator: int = 64) -> float | None:
+    """The fraction with the smallest denominator in [lo, hi), or None."""
+    for q in range(1, max_denominator + 1):
+        p = math.ceil(lo * q - 1e-9)
+        if p / q < hi:
+            return p / q
+    return None
+
+
+def _solve_scale_border(obs: Sequence[_Observation]) -> tuple[float, int] | None:
+    """Exact (scale, border) when out = scale·(in − 2·border) holds for every observation
+    (sorted by size)."""
+    a, b = obs[0], obs[-1]
+    if b.size == a.size:
+        return None
+    scale = (b.out - a.out) / (b.size - a.size)
+    if scale <= 0:
+        return None
+    if all(abs(o.out - scale * o.size) < 1e-9 for o in obs):
+        return scale, 0
+    twice_border = a.size - a.out / scale
+    border = round(twice_border / 2)
+    if (
+        border > 0
+        and abs(twice_border - 2 * border) < 1e-9
+        and all(abs(o.out - scale * (o.size - 2 * border)) < 1e-9 for o in obs)
+    ):
+        return scale, border
+    return None
+
+
+def _fractional_scale(obs: Sequence[_Observation]) -> float:
+    """Scale from rounded outputs (border 0): out = floor or round(scale·in), so take the simplest
+    fraction consistent with every observation."""
+    lo = max((o.out - 0.5) / o.size for o in obs)
+    hi = min((o.out + 1.0) / o.size for o in obs)
+    best = max(obs, key=lambda o: o.size)
+    if lo < hi:
+        fraction = _simplest_fraction(lo, hi)
+        if fraction is not None:
+            return fraction
+    return best.out / best.size
+
+
+@dataclass(frozen=True)
+class _Io:
+    input_name: str
+    output_name: str
+    dtype: Literal["float32", "float16"]
+    candidates: tuple[tuple[Layout, int], ...]
+    static_batch: int | None
+    fixed_height: int | None
+    fixed_width: int | None
+
+
+def _read_io(session: ort.InferenceSession) -> _Io:
+    """Metadata checks: one float rank-4 image input, a rank-4 float output."""
+    inputs = session.get_inputs()
+    outputs = session.get_outputs()
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs)
+        raise ModelError(f"not an image-to-image model: it has {len(inputs)} inputs ({names})")
+    if not outputs:
+        raise ModelError("not an image-to-image model: it has no outputs")
+    inp, out = inputs[0], outputs[0]
+    dtype = _DTYPES.get(inp.type)
+    if dtype is None:
+        raise ModelError(f"unsupported input type {inp.type}: pixup feeds float32 or float16 images")
+    if out.type not in _DTYPES:
+        raise ModelError(f"unsupported output type {out.type}: pixup reads float32 or float16 images")
+    shape = list(inp.shape)
+    if len(shape) != 4:
+        raise ModelError(f"not an image-to-image model: input has shape {format_shape(shape)}")
+    out_shape = out.shape
+    if out_shape is not None and len(out_shape) != 4:
+        raise ModelError(f"not an image-to-image model: output has shape {format_shape(list(out_shape))}")
+
+    c1, c3 = _static(shape[1]), _static(shape[3])
+    candidates: tuple[tuple[Layout, int], ...]
+    if c1 in CHANNEL_COUNTS:  # NCHW preferred when both axes could be channels
+        candidates = (("NCHW", c1),)
+    elif c3 in CHANNEL_COUNTS:
+        candidates = (("NHWC", c3),)
+    elif c1 is None and c3 is None:  # no static channel dim: measured by probing, RGB first
+        candidates = (("NCHW", 3), ("NHWC", 3), ("NCHW", 1), ("NHWC", 1), ("NCHW", 4), ("NHWC", 4))
+    else:
+        raise ModelError(
+            f"not an image model: input has shape {format_shape(shape)} (no 1, 3 or 4 channel axis)"
+        )
+    layout = candidates[0][0]
+    h_dim, w_dim = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+    if len(candidates) > 1:
+        h_dim = w_dim = None  # unknown until the layout is known; both candidates are then dynamic
+    return _Io(
+        input_name=inp.name,
+        output_name=out.name,
+        dtype=dtype,
+        candidates=candidates,
+        static_batch=_static(shape[0]),
+        fixed_height=_static(h_dim),
+        fixed_width=_static(w_dim),
+    )
+
+
+def _probe_fixed(prober: _Prober, height: int, width: int) -> tuple[int, float, int, int, int]:
+    """(out_channels, scale, multiple, min_size, border) for a fully fixed input shape."""
+    result = prober.run(height, width)
+    if result is None:
+        raise ProbeError(f"the model failed to run at its fixed size {height}×{width}: {prober.last_error}")
+    channels, oh, ow = result
+    scale_h, scale_w = oh / height, ow / width
+    if abs(scale_h - scale_w) > 1e-6:
+        raise ModelError(f"the model scales height and width differently (×{scale_h:g} and ×{scale_w:g})")
+    # One size cannot separate scale from border: a fixed-shape model is taken as padded.
+    return channels, scale_h, 1, min(height, width), 0
+
+
+def _probe_dynamic(
+    prober: _Prober, fixed_h: int | None, fixed_w: int | None
+) -> tuple[int, float, int, int, int]:
+    """(out_channels, scale, multiple, min_size, border) when at least one side is dynamic."""
+
+    def shape(side: int, other: int | None = None) -> tuple[int, int]:
+        return (fixed_h or side, fixed_w or (other if other is not None else side))
+
+    def observe(h: int, w: int, result: tuple[int, int, int]) -> list[_Observation]:
+        obs = []
+        if fixed_h is None:
+            obs.append(_Observation(h, result[1]))
+        if fixed_w is None:
+            obs.append(_Observation(w, result[2]))
+        return obs
+
+    # 1. The smallest working side on the ladder.
+    first: tuple[int, tuple[int, int, int]] | None = None
+    for side in PROBE_SIZES:
+        result = prober.run(*shape(side))
+        if result is not None:
+            first = (side, result)
+            break
+    if first is None:
+        raise ProbeError(
+            f"the model did not run at any size from {PROBE_SIZES[0]} to {PROBE_SIZES[-1]} px: "
+            f"{prober.last_error}"
+        )
+    base, base_result = first
+    channels = base_result[0]
+    observations = observe(*shape(base), base_result)
+
+    # 2. The multiple: the smallest m for which base + m also works (base is itself a legal size).
+    multiple = 0
+    for m in MULTIPLES:
+        if m > base:
+            break
+        result = prober.run(*shape(base + m))
+        if result is not None:
+            multiple = m
+            observations += observe(*shape(base + m), result)
+            break
+    if multiple == 0:
+        raise ProbeError(f"the model ran at {base} px but at no larger size: {prober.last_error}")
+    # 3. One larger probe: at tiny sizes rounding can make a fractional scale look whole (1.25 → 1).
+    side = max(base, math.ceil(PRECISION_PROBE / multiple) * multiple)
+    h, w = shape(side, side + multiple)
+    result = prober.run(h, w)
+    if result is not None:
+        observations += observe(h, w, result)
+    observations.sort(key=lambda o: o.size)
+    solved = _solve_scale_border(observations)
+    scale, border = solved if solved is not None else (_fractional_scale(observations), 0)
+
+    # 4. The smallest side: `base` works and half of it did not; one try just above the border.
+    min_size = base
+    if base > 1:
+        floor_side = max(2 * border + 1, base // 2 + 1)
+        candidate = math.ceil(floor_side / multiple) * multiple
+        if candidate < base and prober.run(*shape(candidate)) is not None:
+            min_size = candidate
+    return channels, scale, multiple, min_size, border
+
+
+def inspect_session(session: ort.InferenceSession) -> ModelSpec:
+    """Inspect `session`'s model: metadata, then at most a dozen tiny probe runs.
+
+    Raises ModelError with a one-line reason for anything that is not a float image-to-image model
+    (classifier, wrong rank, integer input, ...), and its subclass ProbeError when the graph looks
+    right but would not run at any probe size."""
+    io = _read_io(session)
+    batch = io.static_batch or 1
+    errors: list[ProbeError] = []
+    for layout, in_channels in io.candidates:
+        prober = _Prober(session, io.input_name, io.output_name, io.dtype, layout, in_channels, batch)
+        try:
+            if io.fixed_height is not None and io.fixed_width is not None:
+                out_channels, scale, multiple, min_size, border = _probe_fixed(
+                    prober, io.fixed_height, io.fixed_width
+                )
+            else:
+                out_channels, scale, multiple, min_size, border = _probe_dynamic(
+                    prober, io.fixed_height, io.fixed_width
+                )
+        except ProbeError as err:
+            errors.append(err)
+            continue
+        if out_channels not in CHANNEL_COUNTS:
+            raise ModelError(f"not an image-to-image model: output has {out_channels} channels")
+        log.info(
+            "inspected %s: %s %s %d→%d ch, scale %g, multiple %d, min %d, border %d (%d probe runs)",
+            io.input_name,
+            io.dtype,
+            layout,
+            in_channels,
+            out_channels,
+            scale,
+            multiple,
+            min_size,
+            border,
+            prober.runs,
+        )
+        return ModelSpec(
+            input_name=io.input_name,
+            output_name=io.output_name,
+            dtype=io.dtype,
+            layout=layout,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            static_batch=io.static_batch,
+            fixed_height=io.fixed_height,
+            fixed_width=io.fixed_width,
+            multiple=multiple,
+            min_size=min_size,
+            border=border,
+            scale=scale,
+        )
+    raise errors[0]

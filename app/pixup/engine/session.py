@@ -1,0 +1,321 @@
+"""ModelSession: one ONNX Runtime session behind the InferenceRunner protocol.
+
+`ModelSession.open` walks the provider plan (best first); a provider that fails to create the
+session or to pass the inspection probes is skipped with a warning in the log and a line in
+`notices` for the user. `run` adapts dtype and layout, turns ORT failures into OutOfMemory /
+EngineError, and honours cancellation *during* an inference.
+
+Cancellation: RunOptions.terminate stops ORT between graph nodes (CPU, CUDA), but OpenVINO runs the
+whole graph as one node and ignores it. So each inference runs on the session's own worker thread
+and the caller waits for either the result or the cancel: a cancelled caller returns at once and an
+inference that cannot be stopped finishes in the background, its result dropped. The next run queues
+behind it on the same worker, so the session never runs two inferences at once.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+from pixup.engine.cancel import Cancelled, CancelToken
+from pixup.engine.inspect import ProbeError, inspect_session
+from pixup.engine.providers import (
+    Precision,
+    ProviderChoice,
+    plan_for,
+    provider_plan,
+    session_options,
+    short_name,
+)
+from pixup.engine.runner import OutOfMemory
+from pixup.engine.spec import ModelSpec
+from pixup.errors import EngineError, ModelError
+
+log = logging.getLogger(__name__)
+
+_OOM_MARKERS = (
+    "failed to allocate memory",
+    "out of memory",
+    "outofmemory",
+    "bad_alloc",
+    "cudaerrormemoryallocation",
+    "cuda_error_out_of_memory",
+    "cudnn_status_alloc_failed",
+    "cublas_status_alloc_failed",
+    "e_outofmemory",
+    "8007000e",  # DirectML's HRESULT for E_OUTOFMEMORY
+    "hipErrorOutOfMemory".lower(),
+)
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether an ORT (or numpy) failure means the device ran out of memory."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err).lower()
+    return any(marker in text for marker in _OOM_MARKERS)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    if "Status Message:" in text:
+        text = text.split("Status Message:", 1)[1].strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:300]
+
+
+class _ProviderFailed(Exception):
+    """This provider cannot run this model; try the next one."""
+
+
+def _create(model_path: Path, choice: ProviderChoice, threads: int | None) -> ort.InferenceSession:
+    """A session on exactly `choice` (plus ORT's implicit CPU provider for unsupported nodes)."""
+    if choice.name not in ort.get_available_providers():
+        raise _ProviderFailed(f"{short_name(choice.name)} is not available in this ONNX Runtime build")
+    options = session_options(choice, threads)
+    try:
+        # enable_fallback=0: ORT's own fallback would print to stdout and hide which provider runs.
+        session = ort.InferenceSession(
+            str(model_path),
+            sess_options=options,
+            providers=[(choice.name, choice.options)],
+            enable_fallback=0,
+        )
+    except (ort_state.InvalidProtobuf, ort_state.NoSuchFile, ort_state.InvalidGraph) as err:
+        # The file itself is the problem: no other provider will do better.
+        raise ModelError(f"not a usable ONNX model ({model_path.name}): {_one_line(err)}") from err
+    except Exception as err:
+        raise _ProviderFailed(_one_line(err)) from err
+    session.disable_fallback()
+    running = session.get_providers()
+    # ORT quietly drops a provider it cannot start (missing CUDA, no NPU): that is a failure here.
+    if not running or running[0] != choice.name:
+        raise _ProviderFailed(f"{short_name(choice.name)} could not start on this machine")
+    return session
+
+
+class ModelSession:
+    """A loaded model on one execution provider. Implements `InferenceRunner`.
+
+    Not for concurrent use: `run` serialises callers (one pipeline at a time)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        session: ort.InferenceSession,
+        spec: ModelSpec,
+        plan: Sequence[ProviderChoice],
+        index: int,
+        precision: Precision,
+        threads: int | None,
+        notices: list[str],
+    ) -> None:
+        """Use `ModelSession.open`."""
+        self.model_path = model_path
+        self._session: ort.InferenceSession | None = session
+        self._spec = spec
+        self._plan = tuple(plan)
+        self._index = index
+        self.precision: Precision = precision
+        self._threads = threads
+        self.notices: list[str] = notices
+        """User-visible lines about this load (providers skipped, fallbacks)."""
+        self._lock = threading.Lock()
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixup-infer")
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def open(
+        cls,
+        model_path: Path,
+        precision: Precision = "fast",
+        providers: list[str] | None = None,
+        threads: int | None = None,
+        *,
+        plan: Sequence[ProviderChoice] | None = None,
+    ) -> ModelSession:
+        """Load `model_path` on the best provider that works.
+
+        `providers` restricts and orders the providers tried (names as ONNX Runtime spells them);
+        None = every provider this machine offers, best first (`providers.provider_plan`).
+        `plan` overrides both with explicit choices (benchmarks, tests).
+        Raises ModelError when the file is not a usable image-to-image model (on any provider)."""
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise ModelError(f"model file not found: {model_path}")
+        if plan is not None:
+            plan = list(plan)
+        elif providers is None:
+            plan = provider_plan(precision, threads=threads, cache_dir=None)
+        else:
+            plan = plan_for(providers, precision, threads=threads)
+        return cls._open_from(model_path, plan, 0, precision, threads, [])
+
+    @classmethod
+    def _open_from(
+        cls,
+        model_path: Path,
+        plan: Sequence[ProviderChoice],
+        start: int,
+        precision: Precision,
+        threads: int | None,
+        notices: list[str],
+    ) -> ModelSession:
+        last_error: ModelError | None = None
+        for index in range(start, len(plan)):
+            choice = plan[index]
+            try:
+                session = _create(model_path, choice, threads)
+                spec = inspect_session(session)
+            except (_ProviderFailed, ProbeError) as err:
+                last_error = err if isinstance(err, ProbeError) else None
+                log.warning("%s failed for %s: %s", choice.description, model_path.name, err)
+                notices.append(f"{_device_name(choice)} could not run this model: {err}")
+                if isinstance(err, _ProviderFailed) and choice.name == "CPUExecutionProvider":
+                    # The default CPU provider runs every standard op: its failure is the model's.
+                    last_error = ModelError(f"cannot load {model_path.name}: {err}")
+                continue
+            if index > start:
+                notices.append(f"Running on {choice.description} instead.")
+            log.info("loaded %s on %s", model_path.name, choice.description)
+            return cls(model_path, session, spec, plan, index, precision, threads, notices)
+        if last_error is not None:
+            raise last_error
+        raise EngineError(f"no execution provider could run {model_path.name}")
+
+    # ------------------------------------------------------------ InferenceRunner
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def provider(self) -> str:
+        return self.choice.name
+
+    @property
+    def choice(self) -> ProviderChoice:
+        """The provider, options and precision this session runs with."""
+        return self._plan[self._index]
+
+    @property
+    def precision_label(self) -> str:
+        """ "bf16", "fp16", "fp32" or "auto": the arithmetic actually used. An fp16 model computes in
+        fp16 everywhere but on OpenVINO CPU, which converts it to its own precision."""
+        if self._spec.dtype == "float16" and self.choice.device != "CPU":
+            return "fp16"
+        return self.choice.precision_label
+
+    @property
+    def description(self) -> str:
+        """One line for the UI: "OpenVINO CPU, bf16"."""
+        return self.choice.description
+
+    def batch_override_message(self, requested: int) -> str | None:
+        """The toast text when the model fixes a batch size other than `requested`, else None."""
+        fixed = self._spec.static_batch
+        if fixed is None or fixed == requested:
+            return None
+        return f"Model requires batch size {fixed}. Overriding your setting of {requested}."
+
+    def run(self, batch: np.ndarray, token: CancelToken | None = None) -> np.ndarray:
+        """Run one float32 NCHW batch; see `InferenceRunner.run`."""
+        feed = self._to_model(batch)
+        with self._lock:
+            session = self._session
+            if session is None:
+                raise EngineError("the model session is closed")
+            if token is not None:
+                token.raise_if_cancelled()
+            options = ort.RunOptions()  # fresh per call: a terminate flag must not leak to the next run
+            done = threading.Event()
+            future = self._worker.submit(self._infer, session, feed, options)
+            future.add_done_callback(lambda _: done.set())
+            hook = None
+            if token is not None:
+
+                def abort() -> None:
+                    options.terminate = True
+                    done.set()
+
+                hook = token.add_abort_hook(abort)
+            try:
+                done.wait()
+            finally:
+                if token is not None and hook is not None:
+                    token.remove_abort_hook(hook)
+            if token is not None and token.cancelled:
+                # Do not wait: the provider may not honour terminate (OpenVINO); the worker finishes it.
+                raise Cancelled()
+            try:
+                result = future.result()
+            except Exception as err:
+                raise self._translate(err) from err
+        return self._from_model(result)
+
+    def fallback(self) -> ModelSession | None:
+        """The same model on the next provider of the plan that works, or None. This session stays
+        open: the caller closes it once it has switched."""
+        if self._index + 1 >= len(self._plan):
+            return None
+        notices = [*self.notices, f"{_device_name(self.choice)} failed; switching to the next device."]
+        try:
+            return ModelSession._open_from(
+                self.model_path, self._plan, self._index + 1, self.precision, self._threads, notices
+            )
+        except (ModelError, EngineError) as err:
+            log.warning("no fallback provider for %s: %s", self.model_path.name, err)
+            return None
+
+    def close(self) -> None:
+        """Release the ORT session (an abandoned inference finishes in the background first)."""
+        with self._lock:
+            self._session = None
+        self._worker.shutdown(wait=False)
+
+    def __enter__(self) -> ModelSession:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ internals
+
+    def _infer(self, session: ort.InferenceSession, feed: np.ndarray, options: ort.RunOptions) -> np.ndarray:
+        spec = self._spec
+        outputs: list[Any] = session.run([spec.output_name], {spec.input_name: feed}, options)
+        return np.asarray(outputs[0])
+
+    def _to_model(self, batch: np.ndarray) -> np.ndarray:
+        spec = self._spec
+        if batch.ndim != 4 or batch.shape[1] != spec.in_channels:
+            raise ValueError(f"expected an N×{spec.in_channels}×H×W batch, got shape {batch.shape}")
+        if spec.static_batch is not None and batch.shape[0] != spec.static_batch:
+            raise ValueError(f"the model needs batches of exactly {spec.static_batch}, got {batch.shape[0]}")
+        x = batch.transpose(0, 2, 3, 1) if spec.layout == "NHWC" else batch
+        return np.ascontiguousarray(x, dtype=np.float16 if spec.dtype == "float16" else np.float32)
+
+    def _from_model(self, result: np.ndarray) -> np.ndarray:
+        y = result.transpose(0, 3, 1, 2) if self._spec.layout == "NHWC" else result
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+    def _translate(self, err: BaseException) -> Exception:
+        if is_out_of_memory(err):
+            log.info("%s ran out of memory: %s", self.choice.description, _one_line(err))
+            return OutOfMemory(_one_line(err))
+        log.error("inference failed on %s: %s", self.choice.description, err)
+        return EngineError(f"inference failed on {_device_name(self.choice)}: {_one_line(err)}")
+
+
+def _device_name(choice: ProviderChoice) -> str:
+    """ "OpenVINO NPU", "CUDA", "CPU" for user messages."""
+    name = short_name(choice.name)
+    return f"{name} {choice.device}" if choice.device else name
