@@ -238,22 +238,28 @@ def fractional(scale: float = 1.5) -> onnx.ModelProto:
     )
 
 
-def multiple_of_8(seed: int = 2) -> onnx.ModelProto:
-    """×2 model that only runs when H and W are multiples of 8: SpaceToDepth(8) → DepthToSpace(8)
-    (identity, but ORT rejects other sizes), then the ×2 pixel shuffle. Receptive radius 1."""
+def multiple_of(block: int = 8, seed: int = 2) -> onnx.ModelProto:
+    """×2 model that only runs when H and W are multiples of `block`: SpaceToDepth(block) →
+    DepthToSpace(block) (identity, but ORT rejects other sizes), then the ×2 pixel shuffle.
+    Receptive radius 1."""
     w, b = pixel_shuffle_weights(2, 3, seed)
     return _model(
         [
-            helper.make_node("SpaceToDepth", ["input"], ["s2d"], blocksize=8),
-            helper.make_node("DepthToSpace", ["s2d"], ["d2s"], blocksize=8, mode="DCR"),
+            helper.make_node("SpaceToDepth", ["input"], ["s2d"], blocksize=block),
+            helper.make_node("DepthToSpace", ["s2d"], ["d2s"], blocksize=block, mode="DCR"),
             helper.make_node("Conv", ["d2s", "w", "b"], ["feat"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
             helper.make_node("DepthToSpace", ["feat"], ["output"], blocksize=2, mode="CRD"),
         ],
         [_value("input", "float32", ["N", 3, "H", "W"])],
         [_value("output", "float32", ["N", 3, None, None])],
         [_init("w", w), _init("b", b)],
-        "multiple_of_8",
+        f"multiple_of_{block}",
     )
+
+
+def multiple_of_8() -> onnx.ModelProto:
+    """`multiple_of(8)`: ×2, H and W must be multiples of 8. Receptive radius 1."""
+    return multiple_of(8)
 
 
 def unpadded(seed: int = 3) -> onnx.ModelProto:
@@ -337,6 +343,35 @@ def slow(layers: int = 8, width: int = 64, seed: int = 5) -> onnx.ModelProto:
         [_value("output", "float32", ["N", 3, "H", "W"])],
         inits,
         "slow",
+    )
+
+
+def memory_hog(bytes_per_cube: int = 64) -> onnx.ModelProto:
+    """1× identity whose scratch memory grows as H³·`bytes_per_cube` bytes (a zero tensor summed into
+    the output): tiny at probe sizes, impossible to allocate at H = 2048 (512 GiB). For OOM tests.
+    Receptive radius 0."""
+    floats = bytes_per_cube // 4
+    nodes = [
+        helper.make_node("Shape", ["input"], ["shape"]),
+        helper.make_node("Gather", ["shape", "h_axis"], ["h"], axis=0),
+        helper.make_node("Mul", ["h", "h"], ["h2"]),
+        helper.make_node("Mul", ["h2", "h"], ["h3"]),
+        helper.make_node("Mul", ["h3", "floats"], ["count"]),
+        helper.make_node(
+            "ConstantOfShape", ["count"], ["zeros"], value=numpy_helper.from_array(np.zeros(1, np.float32))
+        ),
+        helper.make_node("ReduceSum", ["zeros"], ["total"], keepdims=0),
+        helper.make_node("Add", ["input", "total"], ["output"]),
+    ]
+    return _model(
+        nodes,
+        [_value("input", "float32", ["N", 3, "H", "W"])],
+        [_value("output", "float32", ["N", 3, "H", "W"])],
+        [
+            _init("h_axis", np.array([2], dtype=np.int64)),
+            _init("floats", np.array([floats], dtype=np.int64)),
+        ],
+        "memory_hog",
     )
 
 
