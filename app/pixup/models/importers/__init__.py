@@ -1,0 +1,1 @@
+"""Importers turn foreign model formats into ONNX graphs the engine can run."""
