@@ -1,0 +1,165 @@
+"""The engine's one public entry point: upscale a pixel array with a loaded model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+
+from pixup.engine.cancel import CancelToken
+from pixup.engine.channels import alpha_channel, plan_feeds
+from pixup.engine.pipeline import run_pass
+from pixup.engine.progress import Progress
+from pixup.engine.runner import InferenceRunner, OutOfMemory
+from pixup.engine.scaling import plan_scale, resize_lanczos
+from pixup.engine.tiling import MIN_PAD, TileGrid, plan_grid
+from pixup.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TILE = 256
+"""Core tile size when nothing better is known (fits CPUs and small GPUs)."""
+TILE_FLOOR = 64
+"""Out-of-memory retries halve the tile down to this, then move to the next provider."""
+
+
+def auto_tile_size(runner: InferenceRunner) -> int:
+    """Core tile size when the caller gives none.
+
+    Hook for the hardware layer (tile from free VRAM / RAM); until then a size that fits anywhere."""
+    del runner
+    return DEFAULT_TILE
+
+
+def _as_hwc(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise EngineError(f"Pixels of type {pixels.dtype} are not supported (8 or 16 bits per channel).")
+    image = pixels[:, :, None] if pixels.ndim == 2 else pixels
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise EngineError(f"An image of shape {pixels.shape} is not supported.")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise EngineError("The image is empty.")
+    return image
+
+
+def _uniform_alpha(image: np.ndarray) -> int | None:
+    """The alpha value when the image has alpha and it is the same everywhere."""
+    index = alpha_channel(image.shape[2])
+    if index is None:
+        return None
+    plane = image[:, :, index]
+    low = int(plane.min())
+    return low if low == int(plane.max()) else None
+
+
+class _Job:
+    """Counts tiles over all passes and turns them into Progress reports."""
+
+    def __init__(self, passes: int, callback: Callable[[Progress], None] | None) -> None:
+        self.passes = passes
+        self.callback = callback
+        self.done = 0
+        self.total = 0
+        self.pass_index = 0
+
+    def tile_done(self) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(Progress(self.done, self.total, self.pass_index, self.passes))
+
+
+def upscale_array(
+    pixels: np.ndarray,
+    runner: InferenceRunner,
+    *,
+    target_scale: float | None = None,
+    tile: int | None = None,
+    pad: int = 32,
+    batch: int = 1,
+    token: CancelToken | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    notices: list[str] | None = None,
+) -> np.ndarray:
+    """Upscale `pixels` (H×W or H×W×C, C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; uint8 or uint16)
+    with the model behind `runner`, to `target_scale` (None: the model's own scale).
+
+    Returns a new array of the same dtype and channel count, round(H·scale)×round(W·scale).
+    `tile`: core tile size in pixels (None: automatic). `pad`: context per side (at least 32).
+    `batch`: tiles per run (a model with a static batch overrides it). `progress` is called from a
+    worker thread after every tile. One-line explanations of what the engine adapted (smaller tiles,
+    another provider, less padding) are appended to `notices`.
+
+    Raises `Cancelled` when `token` is cancelled, `EngineError` when nothing could run it, and
+    whatever the runner raises otherwise.
+    """
+    image = _as_hwc(pixels)
+    notes = notices if notices is not None else []
+    if token is not None:
+        token.raise_if_cancelled()
+    if tile is not None and tile < 1:
+        raise EngineError(f"Tile size {tile} is not usable.")
+    height, width, channels = image.shape
+    active = runner
+    plan = plan_scale(active.spec.scale, target_scale)
+    alpha_value = _uniform_alpha(image)
+    feeds = plan_feeds(channels, active.spec.in_channels, alpha_uniform=alpha_value is not None)
+    sizes = [(height, width), *plan.pass_sizes(height, width)]
+    tile_size = tile if tile is not None else auto_tile_size(active)
+    job = _Job(plan.passes, progress)
+    wanted_pad = max(pad, MIN_PAD)
+    pad_told = False
+
+    current = image
+    for index in range(plan.passes):
+        job.pass_index = index
+        while True:
+            grid = plan_grid(*sizes[index], active.spec, tile=tile_size, pad=pad)
+            if grid.pad < wanted_pad and not pad_told:
+                notes.append(
+                    f"The model's fixed {grid.rows.tile_in}×{grid.cols.tile_in} px input leaves room for "
+                    f"{grid.pad} px of tile padding instead of {wanted_pad} px."
+                )
+                pad_told = True
+            passed = job.done
+            job.total = passed + len(feeds) * sum(
+                plan_grid(*sizes[k], active.spec, tile=tile_size, pad=pad).count
+                for k in range(index, plan.passes)
+            )
+            out = np.empty((*grid.out_shape, channels), dtype=image.dtype)
+            try:
+                run_pass(current, active, grid, feeds, out, batch=batch, token=token, on_tile=job.tile_done)
+                break
+            except OutOfMemory:
+                del out
+                job.done = passed
+                active, tile_size = _recover(active, grid, tile, notes)
+                log.info("out of memory: retrying pass %d on %s, tile %d", index, active.provider, tile_size)
+        current = out
+
+    result = resize_lanczos(current, *plan.output_size(height, width))
+    if alpha_value is not None:
+        index_a = alpha_channel(channels)
+        assert index_a is not None
+        result[:, :, index_a] = alpha_value
+    return result[:, :, 0] if pixels.ndim == 2 else result
+
+
+def _recover(
+    active: InferenceRunner, grid: TileGrid, tile: int | None, notes: list[str]
+) -> tuple[InferenceRunner, int]:
+    """After OutOfMemory: halve the tile while it can shrink, then move to the next provider."""
+    core = max(grid.rows.core, grid.cols.core)
+    if not active.spec.fixed_shape and core > TILE_FLOOR:
+        smaller = max(TILE_FLOOR, core // 2)
+        notes.append(
+            f"Out of memory on {active.provider} with {core} px tiles; retrying with {smaller} px tiles."
+        )
+        return active, smaller
+    successor = active.fallback()
+    if successor is None:
+        raise EngineError(
+            f"Out of memory on {active.provider} even with {core} px tiles, and no other device is left."
+        )
+    notes.append(f"Out of memory on {active.provider}; switched to {successor.provider}.")
+    return successor, tile if tile is not None else auto_tile_size(successor)

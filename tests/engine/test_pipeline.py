@@ -1,0 +1,249 @@
+"""Tiled output against whole-image output, through real ONNX Runtime sessions; the pipeline's
+batching, cancellation and error paths."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from pixup.engine.cancel import Cancelled, CancelToken
+from pixup.engine.channels import plan_feeds
+from pixup.engine.pipeline import run_pass
+from pixup.engine.progress import Progress
+from pixup.engine.tiling import plan_grid
+from pixup.engine.upscale import upscale_array
+from pixup.errors import EngineError
+from tests.engine import graphs
+from tests.engine.ort_runner import (
+    OrtRunner,
+    dilated,
+    random_image,
+    spec_for,
+    to_float,
+    to_uint,
+    whole_image,
+)
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> int:
+    assert a.shape == b.shape and a.dtype == b.dtype
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
+
+
+@pytest.fixture
+def no_new_threads() -> Iterator[None]:
+    """Fails the test if it leaves any thread alive."""
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before]
+    assert not left, f"threads left alive: {left}"
+
+
+@pytest.fixture(scope="module")
+def rf4() -> OrtRunner:
+    """×2 model, random weights, receptive radius 4 (fits the 32 px pad)."""
+    return OrtRunner(graphs.receptive_field(4), spec_for(scale=2.0))
+
+
+# ---------------------------------------------------------------- tiled == whole image
+
+
+@pytest.mark.parametrize("size", [(97, 131), (5, 7), (1, 1), (300, 40)])
+@pytest.mark.parametrize("tile", [32, 48, 100])
+def test_tiled_equals_whole_image(
+    rf4: OrtRunner, size: tuple[int, int], tile: int, no_new_threads: None
+) -> None:
+    image = random_image(*size, seed=size[0] + tile)
+    expected = whole_image(rf4, image, pad=32)
+    got = upscale_array(image, rf4, tile=tile)
+    assert got.shape == (2 * size[0], 2 * size[1], 3)
+    assert _diff(got, expected) <= 1
+
+
+def test_tiled_equals_whole_image_with_batches(rf4: OrtRunner) -> None:
+    image = random_image(97, 131, seed=3)
+    expected = whole_image(rf4, image, pad=32)
+    before = len(rf4.shapes)
+    got = upscale_array(image, rf4, tile=32, batch=6)
+    assert _diff(got, expected) <= 1
+    count = plan_grid(97, 131, rf4.spec, tile=32, pad=32).count
+    assert count == 4 * 5  # cores balanced: 4 rows of 25 px (97), 5 columns of 27 px (131)
+    assert [s[0] for s in rf4.shapes[before:]] == [6, 6, 6, 2]
+
+
+def test_receptive_field_beyond_the_pad_shows_seams() -> None:
+    # radius 40 > pad 32: tile borders must differ from the whole-image run (the test above can fail)
+    runner = OrtRunner(dilated(40), spec_for(scale=2.0))
+    image = random_image(97, 131, seed=9)
+    expected = whole_image(runner, image, pad=48)
+    got = upscale_array(image, runner, tile=32)
+    assert _diff(got, expected) > 1
+    # the same model with a pad that covers it is exact again
+    assert _diff(upscale_array(image, runner, tile=32, pad=48), expected) <= 1
+
+
+def test_unpadded_model_border_is_added_to_the_pad() -> None:
+    runner = OrtRunner(graphs.unpadded(), spec_for(scale=2.0, border=2))
+    image = random_image(45, 70, seed=4)
+    # reference: pad by 34 (32 + border); the model eats 2 px of it on each side
+    out = runner.run(to_float(np.pad(image, ((34, 34), (34, 34), (0, 0)), mode="reflect")))
+    expected = to_uint(out[:, :, 64 : 64 + 90, 64 : 64 + 140], np.uint8)
+    assert _diff(upscale_array(image, runner, tile=20), expected) <= 1
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_pixel_shuffle_matches_numpy_reference(scale: int) -> None:
+    runner = OrtRunner(graphs.pixel_shuffle(scale), spec_for(scale=float(scale)))
+    image = random_image(37, 23, seed=scale)
+    padded = np.pad(image, ((32, 32), (32, 32), (0, 0)), mode="reflect")
+    ref = graphs.pixel_shuffle_reference(to_float(padded), scale)
+    p = 32 * scale
+    expected = to_uint(ref[:, :, p : p + 37 * scale, p : p + 23 * scale], np.uint8)
+    got = upscale_array(image, runner, tile=16)
+    assert got.shape == (37 * scale, 23 * scale, 3)
+    assert _diff(got, expected) <= 1
+
+
+def test_fixed_64_model_matches_dynamic_model(no_new_threads: None) -> None:
+    fixed = OrtRunner(
+        graphs.fixed_shape_64(), spec_for(static_batch=1, fixed_height=64, fixed_width=64)
+    )
+    dynamic = OrtRunner(graphs.pixel_shuffle(2), spec_for())
+    for size in [(100, 37), (200, 200)]:
+        image = random_image(*size, seed=size[1])
+        notices: list[str] = []
+        got = upscale_array(image, fixed, notices=notices, batch=4)
+        assert all(s == (1, 3, 64, 64) for s in fixed.shapes)
+        assert _diff(got, upscale_array(image, dynamic)) <= 1
+        assert _diff(got, whole_image(dynamic, image, pad=16)) <= 1
+        assert any("16 px of tile padding" in n for n in notices)
+
+
+def test_static_batch_four_with_three_tiles() -> None:
+    static = OrtRunner(graphs.static_batch(4), spec_for(static_batch=4))
+    image = random_image(40, 100, seed=5)
+    grid = plan_grid(40, 100, static.spec, tile=40, pad=32)
+    assert grid.count == 3
+    got = upscale_array(image, static, tile=40, batch=1)
+    assert static.shapes == [(4, 3, *grid.tile_shape)]  # one run, padded to exactly 4
+    dynamic = OrtRunner(graphs.pixel_shuffle(2), spec_for())
+    assert _diff(got, whole_image(dynamic, image, pad=32)) <= 1
+
+
+def test_static_batch_pads_every_short_batch() -> None:
+    static = OrtRunner(graphs.static_batch(4), spec_for(static_batch=4))
+    image = random_image(40, 200, seed=6)
+    got = upscale_array(image, static, tile=40, batch=8)  # 5 tiles → batches of 4 + 1 (padded)
+    assert [s[0] for s in static.shapes] == [4, 4]
+    dynamic = OrtRunner(graphs.pixel_shuffle(2), spec_for())
+    assert _diff(got, whole_image(dynamic, image, pad=32)) <= 1
+
+
+def test_multiple_of_8_model() -> None:
+    runner = OrtRunner(graphs.multiple_of_8(), spec_for(multiple=8))
+    image = random_image(30, 51, seed=7)
+    got = upscale_array(image, runner, tile=20)
+    assert all(s[2] % 8 == 0 and s[3] % 8 == 0 for s in runner.shapes)
+    same_weights = OrtRunner(graphs.pixel_shuffle(2, seed=2), spec_for())
+    assert _diff(got, whole_image(same_weights, image, pad=32)) <= 1
+
+
+def test_nhwc_fp16_model_through_the_protocol() -> None:
+    runner = OrtRunner(
+        graphs.pixel_shuffle(2, dtype="float16", layout="NHWC"), spec_for(dtype="float16", layout="NHWC")
+    )
+    reference = OrtRunner(graphs.pixel_shuffle(2), spec_for())
+    image = random_image(33, 20, seed=8)
+    assert _diff(upscale_array(image, runner, tile=16), whole_image(reference, image, pad=32)) <= 1
+
+
+def test_fractional_scale_matches_whole_image() -> None:
+    runner = OrtRunner(graphs.fractional(1.5), spec_for(scale=1.5))
+    for size, tile in [((37, 53), 16), ((5, 3), 256), ((64, 64), 30)]:
+        image = random_image(*size, seed=size[0])
+        got = upscale_array(image, runner, tile=tile)
+        assert got.shape == (int(size[0] * 1.5 + 0.5), int(size[1] * 1.5 + 0.5), 3)
+        assert _diff(got, whole_image(runner, image, pad=32)) <= 1
+
+
+# ---------------------------------------------------------------- run_pass directly
+
+
+def test_run_pass_writes_every_output_pixel(rf4: OrtRunner) -> None:
+    image = random_image(50, 61, seed=10)
+    grid = plan_grid(50, 61, rf4.spec, tile=24, pad=32)
+    out = np.full((*grid.out_shape, 3), 7, dtype=np.uint8)
+    sentinel = out.copy()
+    calls: list[int] = []
+    feeds = plan_feeds(3, 3, alpha_uniform=False)
+    run_pass(image, rf4, grid, feeds, out, batch=2, on_tile=lambda: calls.append(1))
+    assert len(calls) == grid.count
+    assert _diff(out, whole_image(rf4, image, pad=32)) <= 1
+    assert not np.array_equal(out, sentinel)
+
+
+# ---------------------------------------------------------------- cancel and errors
+
+
+def test_cancel_from_progress_stops_promptly(rf4: OrtRunner, no_new_threads: None) -> None:
+    token = CancelToken()
+    seen: list[Progress] = []
+
+    def on_progress(p: Progress) -> None:
+        seen.append(p)
+        if p.tiles_done == 2:
+            token.cancel()
+
+    image = random_image(200, 200, seed=11)
+    with pytest.raises(Cancelled):
+        upscale_array(image, rf4, tile=32, token=token, progress=on_progress)
+    assert seen[-1].tiles_done < seen[-1].tiles_total
+    assert len(seen) <= 2 + 4  # a cancel is noticed within the batch being stitched
+
+
+def test_cancel_before_start_raises_at_once(rf4: OrtRunner) -> None:
+    token = CancelToken()
+    token.cancel()
+    before = len(rf4.shapes)
+    with pytest.raises(Cancelled):
+        upscale_array(random_image(20, 20), rf4, token=token)
+    assert len(rf4.shapes) == before
+
+
+def test_cancel_aborts_a_running_inference(no_new_threads: None) -> None:
+    # one big tile through a slow model: the cancel must stop the run itself, not wait for it
+    runner = OrtRunner(graphs.slow(layers=12, width=64), spec_for(scale=1.0))
+    token = CancelToken()
+    timer = threading.Timer(0.3, token.cancel)
+    timer.start()
+    try:
+        with pytest.raises(Cancelled):
+            upscale_array(random_image(900, 900), runner, tile=900, token=token)
+    finally:
+        timer.join()
+
+
+def test_runner_error_propagates(no_new_threads: None) -> None:
+    # the spec lies: 4 channels for a 3-channel graph; ONNX Runtime's own error reaches the caller
+    runner = OrtRunner(graphs.pixel_shuffle(2), spec_for(in_channels=4, out_channels=4))
+    with pytest.raises(Exception, match="(?i)invalid|dimension|shape") as info:
+        upscale_array(random_image(100, 100, 4), runner, tile=32)
+    assert not isinstance(info.value, (Cancelled, EngineError))
+
+
+def test_wrong_output_shape_is_an_engine_error(no_new_threads: None) -> None:
+    runner = OrtRunner(graphs.pixel_shuffle(2), spec_for(scale=4.0))  # the spec says 4×, it is 2×
+    with pytest.raises(EngineError, match="inspected scale 4"):
+        upscale_array(random_image(64, 64), runner, tile=32)
+
+
+def test_stitch_thread_error_propagates(rf4: OrtRunner, no_new_threads: None) -> None:
+    def broken(p: Progress) -> None:
+        if p.tiles_done == 3:
+            raise ZeroDivisionError("from the progress callback")
+
+    with pytest.raises(ZeroDivisionError, match="progress callback"):
+        upscale_array(random_image(150, 150), rf4, tile=32, progress=broken)
