@@ -1,0 +1,200 @@
+"""Which files to read and where their outputs go: input expansion and output naming."""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixup.errors import ImageWriteError
+from pixup.imaging.limits import Format
+
+DEFAULT_TEMPLATE = "{name}_pixup_{scale}x.{ext}"
+"""Output file name template; fields: name, ext, scale, model, fmt."""
+
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".dib",
+        ".gif",
+        ".avif",
+        ".heic",
+        ".heif",
+    }
+)
+"""Extensions picked up when a folder is given (case-insensitive)."""
+
+_FIELDS = frozenset({"name", "ext", "scale", "model", "fmt"})
+_EXT: dict[str, str] = {"png": "png", "webp": "webp", "jpg": "jpg", "tiff": "tiff"}
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One input file and where it sits relative to what the user named."""
+
+    source: Path
+    """The file to read."""
+    relative: Path
+    """Its path under the folder the user gave (just the file name for a file given directly);
+    outputs keep this tree under the output folder."""
+
+
+def _natural_key(path: Path) -> list[object]:
+    """Sort "img2" before "img10", case-insensitively."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
+
+
+def _is_image_name(name: str) -> bool:
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _under(path: Path, folders: Sequence[Path]) -> bool:
+    return any(path == f or f in path.parents for f in folders)
+
+
+def collect_inputs(paths: list[Path], recursive: bool, *, exclude: Sequence[Path] = ()) -> list[InputItem]:
+    """Expand files and folders into input items, in a stable natural order, without duplicates.
+
+    A file named directly is always kept (reading it reports what is wrong with it, if anything);
+    folders contribute their image files by extension, hidden files skipped, and with `recursive`
+    their subfolders too. Folders in `exclude` (the output folder) are never entered.
+    """
+    excluded = [Path(e).resolve() for e in exclude]
+    items: list[InputItem] = []
+    seen: set[Path] = set()
+
+    def add(source: Path, relative: Path) -> None:
+        key = source.resolve()
+        if key not in seen:
+            seen.add(key)
+            items.append(InputItem(source=source, relative=relative))
+
+    for given in paths:
+        given = Path(given)
+        if not given.is_dir():
+            add(given, Path(given.name))
+            continue
+        found: list[Path] = []
+        if recursive:
+            for root, dirs, files in os.walk(given):
+                root_path = Path(root)
+                dirs[:] = [
+                    d
+                    for d in dirs
+                    if not d.startswith(".") and not _under((root_path / d).resolve(), excluded)
+                ]
+                found.extend(root_path / f for f in files if _is_image_name(f))
+        else:
+            found = [p for p in given.iterdir() if p.is_file() and _is_image_name(p.name)]
+        for source in sorted(found, key=lambda p: _natural_key(p.relative_to(given))):
+            add(source, source.relative_to(given))
+    return items
+
+
+def format_scale(scale: float) -> str:
+    """4.0 → "4", 1.5 → "1.5", 2.333333 → "2.333"."""
+    if float(scale).is_integer():
+        return str(int(scale))
+    return f"{scale:.3f}".rstrip("0").rstrip(".")
+
+
+def check_template(template: str) -> None:
+    """Raise ImageWriteError unless `template` is a usable output name template."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise ImageWriteError(f"bad output name template {template!r}: {err}") from None
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in _FIELDS:
+            raise ImageWriteError(
+                f"bad output name template {template!r}: unknown field {{{field}}} "
+                f"(use {', '.join('{' + f + '}' for f in sorted(_FIELDS))})"
+            )
+        if spec or conversion:
+            raise ImageWriteError(f"bad output name template {template!r}: no format specs or conversions")
+    if "/" in template or "\\" in template:
+        raise ImageWriteError(f"bad output name template {template!r}: it must be a file name, not a path")
+
+
+def output_name(source: Path, template: str, scale: float, fmt: Format, model: str = "") -> str:
+    """The output file name for `source` by `template`."""
+    check_template(template)
+    name = template.format(
+        name=source.stem, ext=_EXT[fmt], scale=format_scale(scale), model=_safe(model), fmt=fmt
+    )
+    if name in ("", ".", "..") or name.startswith(".."):
+        raise ImageWriteError(f"bad output name template {template!r}: it gives the name {name!r}")
+    return name
+
+
+def _safe(text: str) -> str:
+    """A model name usable inside a file name."""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "-", text).strip(" .") or "model"
+
+
+def output_path_for(
+    item: InputItem,
+    out_dir: Path | None,
+    template: str,
+    scale: float,
+    fmt: Format,
+    *,
+    model: str = "",
+) -> Path:
+    """Where `item`'s output goes: beside the source when `out_dir` is None, else under `out_dir`
+    at the item's relative folder. Raises ImageWriteError if that would be the source itself."""
+    name = output_name(item.source, template, scale, fmt, model)
+    target = item.source.with_name(name) if out_dir is None else Path(out_dir) / item.relative.parent / name
+    if _same_file(target, item.source):
+        raise ImageWriteError(f"{target}: the output would replace its own input; change the name template")
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def plan_outputs(
+    items: Iterable[InputItem],
+    out_dir: Path | None,
+    template: str,
+    scale: float,
+    fmt: Format,
+    *,
+    model: str = "",
+) -> list[Path]:
+    """output_path_for for each item, with clashes resolved: "a.png" and "a.jpg" in one folder
+    would both become "a_pixup_4x.png", so clashing outputs take their source's extension into the
+    {name} field: "a_png_pixup_4x.png" and "a_jpg_pixup_4x.png"."""
+    items = list(items)
+    paths = [output_path_for(i, out_dir, template, scale, fmt, model=model) for i in items]
+    keys = [os.path.normcase(str(p)) for p in paths]
+    counts = Counter(keys)
+    clashing = {k for k, c in counts.items() if c > 1}
+    for n, (item, key) in enumerate(zip(items, keys, strict=True)):
+        if key in clashing:
+            suffix = item.source.suffix.lstrip(".").lower() or "noext"
+            renamed = InputItem(
+                source=item.source.with_name(f"{item.source.stem}_{suffix}{item.source.suffix}"),
+                relative=item.relative,
+            )
+            name = output_name(renamed.source, template, scale, fmt, model)
+            paths[n] = paths[n].with_name(name)
+    return paths
