@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -61,12 +62,40 @@ def _static(dim: object) -> int | None:
     return dim if isinstance(dim, int) and dim > 0 else None
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    # ORT messages: "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Non-zero status ... Status Message: <why>"
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
+_SOURCE_LOCATION = re.compile(r"^\S+\.(?:cc|cpp|h|hpp):\d+:?\s*")
+_EXCEPTION_FROM = re.compile(r"Exception from \S+:\d+:?")
+
+
+def _skip_bracketed(text: str, open_char: str, close_char: str) -> str:
+    """Drop everything up to the bracket matching the first `open_char` (C++ signatures)."""
+    start = text.find(open_char)
+    if start < 0:
+        return text
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == open_char:
+            depth += 1
+        elif text[i] == close_char:
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 :].lstrip()
+    return text
+
+
+def ort_error_line(err: BaseException) -> str:
+    """One readable line from an ORT error: no "[ONNXRuntimeError] : 2 : CODE :" prefix, no C++
+    source location or signature, and for multi-line OpenVINO reports the last (most specific) line."""
+    text = _ORT_PREFIX.sub("", str(err).strip())
     if "Status Message:" in text:
         text = text.split("Status Message:", 1)[1].strip()
-    line = text.splitlines()[0] if text else type(err).__name__
+    if _SOURCE_LOCATION.match(text):
+        text = _skip_bracketed(_SOURCE_LOCATION.sub("", text, count=1), "(", ")")
+        if text.startswith("[with"):
+            text = _skip_bracketed(text, "[", "]")
+    lines = [_EXCEPTION_FROM.sub("", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    line = lines[-1] if lines else type(err).__name__
     return line[:300]
 
 
@@ -106,7 +135,7 @@ class _Prober:
         try:
             result = self.session.run([self.output_name], {self.input_name: feed}, options)[0]
         except Exception as err:  # any ORT failure (or MemoryError) means "not this size"
-            self.last_error = _first_line(err)
+            self.last_error = ort_error_line(err)
             log.debug("probe %dx%d failed: %s", height, width, self.last_error)
             return None
         out = np.asarray(result)

@@ -26,7 +26,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from pixup.engine.cancel import Cancelled, CancelToken
-from pixup.engine.inspect import ProbeError, inspect_session
+from pixup.engine.inspect import ProbeError, inspect_session, ort_error_line
 from pixup.engine.providers import (
     Precision,
     ProviderChoice,
@@ -64,21 +64,18 @@ def is_out_of_memory(err: BaseException) -> bool:
     return any(marker in text for marker in _OOM_MARKERS)
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip()
-    if "Status Message:" in text:
-        text = text.split("Status Message:", 1)[1].strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:300]
-
-
 class _ProviderFailed(Exception):
     """This provider cannot run this model; try the next one."""
+
+
+class _ProviderMissing(_ProviderFailed):
+    """The runtime does not offer this provider at all."""
 
 
 def _create(model_path: Path, choice: ProviderChoice, threads: int | None) -> ort.InferenceSession:
     """A session on exactly `choice` (plus ORT's implicit CPU provider for unsupported nodes)."""
     if choice.name not in ort.get_available_providers():
-        raise _ProviderFailed(f"{short_name(choice.name)} is not available in this ONNX Runtime build")
+        raise _ProviderMissing(f"{short_name(choice.name)} is not available in this ONNX Runtime build.")
     options = session_options(choice, threads)
     try:
         # enable_fallback=0: ORT's own fallback would print to stdout and hide which provider runs.
@@ -88,11 +85,15 @@ def _create(model_path: Path, choice: ProviderChoice, threads: int | None) -> or
             providers=[(choice.name, choice.options)],
             enable_fallback=0,
         )
-    except (ort_state.InvalidProtobuf, ort_state.NoSuchFile, ort_state.InvalidGraph) as err:
-        # The file itself is the problem: no other provider will do better.
-        raise ModelError(f"not a usable ONNX model ({model_path.name}): {_one_line(err)}") from err
+    # The file itself is the problem in these cases: no other provider will do better.
+    except (ort_state.InvalidProtobuf, ort_state.NoModel) as err:
+        raise ModelError(f"not an ONNX model: {model_path.name} could not be parsed") from err
+    except ort_state.NoSuchFile as err:
+        raise ModelError(f"model file not found: {model_path}") from err
+    except ort_state.InvalidGraph as err:
+        raise ModelError(f"broken ONNX model ({model_path.name}): {ort_error_line(err)}") from err
     except Exception as err:
-        raise _ProviderFailed(_one_line(err)) from err
+        raise _ProviderFailed(ort_error_line(err)) from err
     session.disable_fallback()
     running = session.get_providers()
     # ORT quietly drops a provider it cannot start (missing CUDA, no NPU): that is a failure here.
@@ -178,12 +179,15 @@ class ModelSession:
             except (_ProviderFailed, ProbeError) as err:
                 last_error = err if isinstance(err, ProbeError) else None
                 log.warning("%s failed for %s: %s", choice.description, model_path.name, err)
-                notices.append(f"{_device_name(choice)} could not run this model: {err}")
+                if isinstance(err, _ProviderMissing):
+                    notices.append(str(err))
+                else:
+                    notices.append(f"{_device_name(choice)} could not run this model: {err}")
                 if isinstance(err, _ProviderFailed) and choice.name == "CPUExecutionProvider":
                     # The default CPU provider runs every standard op: its failure is the model's.
                     last_error = ModelError(f"cannot load {model_path.name}: {err}")
                 continue
-            if index > start:
+            if notices:  # something failed before this provider: say where we ended up
                 notices.append(f"Running on {choice.description} instead.")
             log.info("loaded %s on %s", model_path.name, choice.description)
             return cls(model_path, session, spec, plan, index, precision, threads, notices)
@@ -309,10 +313,10 @@ class ModelSession:
 
     def _translate(self, err: BaseException) -> Exception:
         if is_out_of_memory(err):
-            log.info("%s ran out of memory: %s", self.choice.description, _one_line(err))
-            return OutOfMemory(_one_line(err))
+            log.info("%s ran out of memory: %s", self.choice.description, ort_error_line(err))
+            return OutOfMemory(ort_error_line(err))
         log.error("inference failed on %s: %s", self.choice.description, err)
-        return EngineError(f"inference failed on {_device_name(self.choice)}: {_one_line(err)}")
+        return EngineError(f"inference failed on {_device_name(self.choice)}: {ort_error_line(err)}")
 
 
 def _device_name(choice: ProviderChoice) -> str:
