@@ -1,14 +1,18 @@
-"""Test support for the tiling pipeline: a real ONNX Runtime session behind the InferenceRunner
-protocol with a hand-written ModelSpec, plus numpy references that never touch pixup's tiler.
+"""Test support for the tiling pipeline, plus references that never touch pixup's tiler.
 
-`OrtRunner` is what the pipeline tests feed; it records the batch shapes it was given. `OomAbove`
-wraps a real runner and raises OutOfMemory for tiles above a size (the one test double: it stands
-for a device that is out of memory, and still runs the real session below the limit).
+- `Sessions` opens real, inspected `ModelSession`s (what most tests feed the pipeline).
+- `OrtRunner`: a bare ONNX Runtime session with a hand-written ModelSpec, for tests where the spec
+  must lie (errors the engine must report).
+- `Recording` passes through to a real runner and records batch shapes.
+- `OomAbove` wraps a real runner and raises OutOfMemory for tiles above a size (the one test double:
+  it stands for a device that is out of memory, and still runs the real session below the limit).
+- `whole_image`: the model run once on the whole reflect-padded image, the reference for tiling.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.runner import InferenceRunner, OutOfMemory
+from pixup.engine.session import ModelSession
 from pixup.engine.spec import ModelSpec
 
 BASE_SPEC = ModelSpec(
@@ -147,10 +152,11 @@ def to_float(pixels: np.ndarray) -> np.ndarray:
 def to_uint(values: np.ndarray, dtype: type[np.unsignedinteger[Any]]) -> np.ndarray:
     """1×C×H×W float → H×W×C pixels, clipped and rounded."""
     top = float(np.iinfo(dtype).max)
-    return np.rint(np.clip(values[0].transpose(1, 2, 0), 0.0, 1.0) * top).astype(dtype)
+    pixels: np.ndarray = np.rint(np.clip(values[0].transpose(1, 2, 0), 0.0, 1.0) * top).astype(dtype)
+    return pixels
 
 
-def whole_image(runner: OrtRunner, pixels: np.ndarray, pad: int) -> np.ndarray:
+def whole_image(runner: InferenceRunner, pixels: np.ndarray, pad: int) -> np.ndarray:
     """The model run once on the whole image, reflect-101 padded by `pad` (numpy's "reflect"), then
     cropped: what tiling must reproduce when the receptive field fits in the pad."""
     scale = runner.spec.scale
@@ -170,7 +176,8 @@ def random_image(height: int, width: int, channels: int = 3, *, seed: int = 0, b
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
     base = 0.5 + 0.3 * np.sin(yy / 7.0)[..., None] * np.cos(xx / 5.0)[..., None]
     noise = rng.uniform(-0.2, 0.2, size=(height, width, channels))
-    return np.rint(np.clip(base + noise, 0, 1) * top).astype(dtype)
+    image: np.ndarray = np.rint(np.clip(base + noise, 0, 1) * top).astype(dtype)
+    return image
 
 
 def identity(channels: int = 3) -> onnx.ModelProto:
@@ -215,3 +222,59 @@ def dilated(radius: int, scale: int = 2, seed: int = 7) -> onnx.ModelProto:
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+# ---------------------------------------------------------------- the real ModelSession
+
+
+class Sessions:
+    """Opens real `ModelSession`s (inspected, not hand-described) on one provider, warms each up so
+    its inference thread exists before a test counts threads, and closes them all at the end."""
+
+    def __init__(self, folder: Path, provider: str = "CPUExecutionProvider") -> None:
+        self._folder = folder
+        self._provider = provider
+        self._open: list[ModelSession] = []
+
+    def __call__(self, model: onnx.ModelProto, *, provider: str | None = None) -> ModelSession:
+        path = self._folder / f"{model.graph.name}-{len(self._open)}.onnx"
+        onnx.save(model, str(path))
+        session = ModelSession.open(path, "exact", providers=[provider or self._provider])
+        spec = session.spec
+        side = max(spec.min_size, 8)
+        side += -side % spec.multiple
+        warm = np.zeros(
+            (spec.static_batch or 1, spec.in_channels, spec.fixed_height or side, spec.fixed_width or side),
+            dtype=np.float32,
+        )
+        session.run(warm)
+        self._open.append(session)
+        return session
+
+    def close(self) -> None:
+        for session in self._open:
+            session.close()
+        self._open.clear()
+
+
+class Recording:
+    """Passes everything through to a real runner and records the batch shapes it was given."""
+
+    def __init__(self, inner: InferenceRunner) -> None:
+        self._inner = inner
+        self.shapes: list[tuple[int, ...]] = []
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._inner.spec
+
+    @property
+    def provider(self) -> str:
+        return self._inner.provider
+
+    def run(self, batch: np.ndarray, token: CancelToken | None = None) -> np.ndarray:
+        self.shapes.append(tuple(batch.shape))
+        return self._inner.run(batch, token)
+
+    def fallback(self) -> InferenceRunner | None:
+        return self._inner.fallback()

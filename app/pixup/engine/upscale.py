@@ -6,7 +6,9 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
+import psutil
 
+from pixup.engine import hardware
 from pixup.engine.cancel import CancelToken
 from pixup.engine.channels import alpha_channel, plan_feeds
 from pixup.engine.pipeline import run_pass
@@ -18,18 +20,21 @@ from pixup.errors import EngineError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TILE = 256
-"""Core tile size when nothing better is known (fits CPUs and small GPUs)."""
 TILE_FLOOR = 64
 """Out-of-memory retries halve the tile down to this, then move to the next provider."""
 
 
-def auto_tile_size(runner: InferenceRunner) -> int:
-    """Core tile size when the caller gives none.
-
-    Hook for the hardware layer (tile from free VRAM / RAM); until then a size that fits anywhere."""
-    del runner
-    return DEFAULT_TILE
+def auto_tile_size(runner: InferenceRunner, batch: int = 1) -> int:
+    """Core tile size when the caller gives none: from free VRAM on GPU providers, free RAM on CPU
+    providers (`hardware.auto_tile_size`)."""
+    provider = runner.provider
+    free_vram: int | None = None
+    if provider in hardware.GPU_PROVIDERS:
+        gpus = hardware.system_info().gpus
+        free_vram = gpus[0].free_vram if gpus else None
+    free_ram = int(psutil.virtual_memory().available)
+    spec = runner.spec
+    return hardware.auto_tile_size(provider, free_vram, free_ram, spec.scale, spec.in_channels, batch=batch)
 
 
 def _as_hwc(pixels: np.ndarray) -> np.ndarray:
@@ -105,7 +110,7 @@ def upscale_array(
     alpha_value = _uniform_alpha(image)
     feeds = plan_feeds(channels, active.spec.in_channels, alpha_uniform=alpha_value is not None)
     sizes = [(height, width), *plan.pass_sizes(height, width)]
-    tile_size = tile if tile is not None else auto_tile_size(active)
+    tile_size = tile if tile is not None else auto_tile_size(active, batch)
     job = _Job(plan.passes, progress)
     wanted_pad = max(pad, MIN_PAD)
     pad_told = False
@@ -133,7 +138,7 @@ def upscale_array(
             except OutOfMemory:
                 del out
                 job.done = passed
-                active, tile_size = _recover(active, grid, tile, notes)
+                active, tile_size = _recover(active, grid, tile, batch, notes)
                 log.info("out of memory: retrying pass %d on %s, tile %d", index, active.provider, tile_size)
         current = out
 
@@ -146,7 +151,7 @@ def upscale_array(
 
 
 def _recover(
-    active: InferenceRunner, grid: TileGrid, tile: int | None, notes: list[str]
+    active: InferenceRunner, grid: TileGrid, tile: int | None, batch: int, notes: list[str]
 ) -> tuple[InferenceRunner, int]:
     """After OutOfMemory: halve the tile while it can shrink, then move to the next provider."""
     core = max(grid.rows.core, grid.cols.core)
@@ -162,4 +167,4 @@ def _recover(
             f"Out of memory on {active.provider} even with {core} px tiles, and no other device is left."
         )
     notes.append(f"Out of memory on {active.provider}; switched to {successor.provider}.")
-    return successor, tile if tile is not None else auto_tile_size(successor)
+    return successor, tile if tile is not None else auto_tile_size(successor, batch)

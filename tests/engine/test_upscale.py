@@ -1,0 +1,279 @@
+"""upscale_array end to end on real sessions: channels, alpha, 16-bit, multi-pass scaling, progress,
+out-of-memory recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from pixup.engine.progress import Progress, ProgressMonitor
+from pixup.engine.scaling import resize_lanczos
+from pixup.engine.session import ModelSession
+from pixup.engine.upscale import TILE_FLOOR, auto_tile_size, upscale_array
+from pixup.errors import EngineError
+from tests.engine import graphs
+from tests.engine.ort_runner import (
+    OomAbove,
+    Recording,
+    Sessions,
+    identity,
+    random_image,
+    to_float,
+    to_uint,
+    whole_image,
+)
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> int:
+    assert a.shape == b.shape and a.dtype == b.dtype
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sessions]:
+    opened = Sessions(tmp_path_factory.mktemp("models"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def x2(sessions: Sessions) -> ModelSession:
+    return sessions(graphs.pixel_shuffle(2))
+
+
+def _grey_reference(runner: ModelSession, plane: np.ndarray) -> np.ndarray:
+    """A grey plane through an RGB model: replicate, run whole (reflect-padded), mean of the result."""
+    padded = np.pad(plane, 32, mode="reflect")
+    out = runner.run(to_float(np.repeat(padded[:, :, None], 3, axis=2)))
+    s = int(runner.spec.scale)
+    h, w = plane.shape
+    mean = out[:, :, 32 * s : 32 * s + h * s, 32 * s : 32 * s + w * s].mean(axis=1, keepdims=True)
+    return to_uint(mean, plane.dtype.type)[:, :, 0]
+
+
+# ---------------------------------------------------------------- channels
+
+
+def test_grey_2d_through_rgb_model(x2: ModelSession) -> None:
+    grey = random_image(31, 45, 1, seed=1)[:, :, 0]
+    got = upscale_array(grey, x2, tile=20)
+    assert got.shape == (62, 90) and got.dtype == np.uint8
+    assert _diff(got, _grey_reference(x2, grey)) <= 1
+
+
+def test_grey_through_grey_model(sessions: Sessions) -> None:
+    runner = sessions(graphs.one_channel())
+    grey = random_image(31, 45, 1, seed=2)
+    got = upscale_array(grey, runner, tile=20)
+    assert got.shape == (62, 90, 1)
+    assert _diff(got, whole_image(runner, grey, pad=32)) <= 1
+
+
+def test_rgb_through_grey_model_runs_each_channel(sessions: Sessions) -> None:
+    runner = Recording(sessions(graphs.one_channel()))
+    image = random_image(30, 40, 3, seed=3)
+    seen: list[Progress] = []
+    got = upscale_array(image, runner, tile=256, progress=seen.append)
+    assert len(runner.shapes) == 3  # one tile, three channel runs
+    assert seen[-1].tiles_done == seen[-1].tiles_total == 3
+    for c in range(3):
+        assert _diff(got[:, :, c : c + 1], whole_image(runner, image[:, :, c : c + 1], pad=32)) <= 1
+
+
+def test_rgba_uniform_alpha_stays_uniform(x2: ModelSession) -> None:
+    rgba = np.concatenate([random_image(25, 33, 3, seed=4), np.full((25, 33, 1), 200, np.uint8)], axis=2)
+    runner = Recording(x2)
+    got = upscale_array(rgba, runner, tile=16)
+    assert got.shape == (50, 66, 4)
+    assert (got[:, :, 3] == 200).all()
+    assert _diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
+    tiles = len(runner.shapes)
+    upscale_array(rgba[:, :, :3], runner, tile=16)
+    assert len(runner.shapes) == 2 * tiles  # alpha cost no model runs
+
+
+def test_rgba_gradient_alpha_is_upscaled_by_the_model(x2: ModelSession) -> None:
+    alpha = np.tile(np.linspace(0, 255, 33).astype(np.uint8), (25, 1))
+    alpha[10:15, 10:20] = 0  # a hole with sharp edges
+    rgba = np.concatenate([random_image(25, 33, 3, seed=5), alpha[:, :, None]], axis=2)
+    got = upscale_array(rgba, x2, tile=16)
+    assert _diff(got[:, :, 3], _grey_reference(x2, alpha)) <= 1
+    assert _diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
+    assert got[:, :, 3].min() < 10 and got[:, :, 3].max() > 245
+
+
+def test_rgba_through_rgba_model(sessions: Sessions) -> None:
+    runner = sessions(graphs.four_channel())
+    rgba = random_image(20, 26, 4, seed=6)
+    got = upscale_array(rgba, runner, tile=16)
+    assert _diff(got, whole_image(runner, rgba, pad=32)) <= 1
+
+
+def test_rgb_through_rgba_model_gets_opaque_alpha(sessions: Sessions) -> None:
+    runner = sessions(graphs.four_channel())
+    rgb = random_image(20, 26, 3, seed=7)
+    opaque = np.concatenate([rgb, np.full((20, 26, 1), 255, np.uint8)], axis=2)
+    got = upscale_array(rgb, runner, tile=16)
+    assert got.shape == (40, 52, 3)
+    assert _diff(got, whole_image(runner, opaque, pad=32)[:, :, :3]) <= 1
+
+
+def test_grey_alpha_image(x2: ModelSession) -> None:
+    la = np.concatenate([random_image(12, 14, 1, seed=8), np.full((12, 14, 1), 7, np.uint8)], axis=2)
+    got = upscale_array(la, x2)
+    assert got.shape == (24, 28, 2)
+    assert (got[:, :, 1] == 7).all()
+    assert _diff(got[:, :, 0], _grey_reference(x2, la[:, :, 0])) <= 1
+
+
+# ---------------------------------------------------------------- 16 bits
+
+
+def test_16bit_identity_returns_input_exactly(sessions: Sessions) -> None:
+    runner = sessions(identity())
+    image = np.random.default_rng(9).integers(0, 65536, size=(37, 29, 3), dtype=np.uint16)
+    got = upscale_array(image, runner, tile=16)
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, image)
+
+
+def test_16bit_keeps_precision_through_a_model(x2: ModelSession) -> None:
+    image = random_image(30, 22, 3, seed=10, bits=16)
+    got = upscale_array(image, x2, tile=16)
+    assert got.dtype == np.uint16
+    expected = whole_image(x2, image, pad=32)
+    assert _diff(got, expected) <= 1  # one 16-bit level, 1/257 of an 8-bit one
+    assert len(np.unique(got % 257)) > 100  # genuinely 16-bit values, not 8-bit ones scaled up
+
+
+def test_16bit_rgba_with_uniform_alpha(x2: ModelSession) -> None:
+    rgba = np.concatenate(
+        [random_image(9, 11, 3, seed=11, bits=16), np.full((9, 11, 1), 65535, np.uint16)], axis=2
+    )
+    got = upscale_array(rgba, x2, target_scale=3.0)
+    assert got.shape == (27, 33, 4) and got.dtype == np.uint16
+    assert (got[:, :, 3] == 65535).all()
+
+
+# ---------------------------------------------------------------- scaling
+
+
+def test_2x_model_chained_for_4x(x2: ModelSession) -> None:
+    image = random_image(23, 17, seed=12)
+    seen: list[Progress] = []
+    got = upscale_array(image, x2, target_scale=4.0, tile=16, progress=seen.append)
+    assert got.shape == (92, 68, 3)
+    once = upscale_array(image, x2, tile=16)
+    assert _diff(got, upscale_array(once, x2, tile=16)) == 0
+    # progress counts tiles over both passes, monotonically, and reports each pass
+    assert [p.tiles_done for p in seen] == list(range(1, len(seen) + 1))
+    assert seen[-1].tiles_done == seen[-1].tiles_total
+    assert {p.pass_index for p in seen} == {0, 1} and seen[-1].passes == 2
+    assert all(p.tiles_total == seen[0].tiles_total for p in seen)
+
+
+def test_4x_model_to_2x_goes_down_with_lanczos(sessions: Sessions) -> None:
+    runner = sessions(graphs.pixel_shuffle(4))
+    image = random_image(21, 13, seed=13)
+    got = upscale_array(image, runner, target_scale=2.0, tile=16)
+    assert got.shape == (42, 26, 3)
+    full = upscale_array(image, runner, tile=16)
+    assert _diff(got, resize_lanczos(full, 42, 26)) == 0
+
+
+def test_3x_model_to_8x(sessions: Sessions) -> None:
+    runner = Recording(sessions(graphs.pixel_shuffle(3)))
+    image = random_image(7, 5, seed=14)
+    got = upscale_array(image, runner, target_scale=8.0)
+    assert got.shape == (56, 40, 3)
+    assert [s[2:] for s in runner.shapes] == [(7 + 64, 5 + 64), (21 + 64, 15 + 64)]  # 3× twice
+
+
+def test_fractional_model_native_and_target(sessions: Sessions) -> None:
+    runner = sessions(graphs.fractional(1.5))
+    image = random_image(15, 9, seed=15)
+    assert upscale_array(image, runner).shape == (23, 14, 3)  # 22.5 → 23, 13.5 → 14
+    assert upscale_array(image, runner, target_scale=2.0).shape == (30, 18, 3)
+
+
+def test_one_by_one_pixel(x2: ModelSession) -> None:
+    pixel = np.array([[[10, 200, 30]]], dtype=np.uint8)
+    got = upscale_array(pixel, x2, target_scale=4.0)
+    assert got.shape == (4, 4, 3)
+
+
+# ---------------------------------------------------------------- out of memory
+
+
+def test_oom_halves_the_tile(x2: ModelSession) -> None:
+    runner = OomAbove(x2, limit=150)
+    image = random_image(300, 200, seed=16)
+    notices: list[str] = []
+    seen: list[Progress] = []
+    got = upscale_array(image, runner, tile=256, notices=notices, progress=seen.append)
+    assert _diff(got, whole_image(x2, image, pad=32)) <= 1
+    halvings = [n for n in notices if "retrying with" in n]
+    assert halvings == [
+        "Out of memory on FakeGPUExecutionProvider with 200 px tiles; retrying with 100 px tiles.",
+        "Out of memory on FakeGPUExecutionProvider with 100 px tiles; retrying with 64 px tiles.",
+    ]
+    assert len(runner.refused) == 2
+    assert seen[-1].tiles_done == seen[-1].tiles_total
+
+
+def test_oom_at_the_floor_falls_back_to_the_next_provider(x2: ModelSession) -> None:
+    gpu = OomAbove(x2, limit=10, successor=x2)  # nothing fits: fallback() hands over to the CPU session
+    image = random_image(90, 70, seed=17)
+    notices: list[str] = []
+    got = upscale_array(image, gpu, tile=256, notices=notices)
+    assert _diff(got, whole_image(x2, image, pad=32)) <= 1
+    assert notices[-1] == "Out of memory on FakeGPUExecutionProvider; switched to CPUExecutionProvider."
+    assert any(f"retrying with {TILE_FLOOR} px tiles" in n for n in notices)
+
+
+def test_oom_with_nowhere_to_go_is_an_engine_error(x2: ModelSession) -> None:
+    # 256 → 64 px tiles (cores balanced to 45 px on a 90 px side), then no provider is left
+    with pytest.raises(EngineError, match="Out of memory on FakeGPUExecutionProvider even with 45 px"):
+        upscale_array(random_image(90, 70), OomAbove(x2, limit=10), tile=256)
+
+
+def test_oom_on_fixed_shape_model_goes_straight_to_fallback(sessions: Sessions) -> None:
+    fixed = sessions(graphs.fixed_shape_64())
+    notices: list[str] = []
+    got = upscale_array(random_image(50, 50), OomAbove(fixed, limit=10, successor=fixed), notices=notices)
+    assert got.shape == (100, 100, 3)
+    assert not any("retrying with" in n for n in notices)
+    assert notices[-1].endswith("switched to CPUExecutionProvider.")
+
+
+# ---------------------------------------------------------------- inputs and defaults
+
+
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.zeros((4, 4, 3), np.float32),
+        np.zeros((4, 4, 5), np.uint8),
+        np.zeros((0, 4, 3), np.uint8),
+        np.zeros((4,), np.uint8),
+    ],
+)
+def test_bad_inputs(x2: ModelSession, pixels: np.ndarray) -> None:
+    with pytest.raises(EngineError):
+        upscale_array(pixels, x2)
+
+
+def test_auto_tile_size_on_cpu(x2: ModelSession) -> None:
+    tile = auto_tile_size(x2)
+    assert 128 <= tile <= 512 and tile % 64 == 0
+
+
+def test_progress_monitor_keeps_the_latest(x2: ModelSession) -> None:
+    monitor = ProgressMonitor()
+    assert monitor.latest is None
+    upscale_array(random_image(40, 40), x2, tile=16, progress=monitor)
+    latest = monitor.latest
+    assert latest is not None and latest.tiles_done == latest.tiles_total == 9
+    assert latest.fraction == 1.0
