@@ -167,14 +167,15 @@ def provider_plan(
     *,
     available: Sequence[str] | None = None,
     openvino_devices: Sequence[str] | None = None,
-    cpu_bf16: bool | None = None,
+    cpu_bf16: bool | Literal["detect"] | None = "detect",
     threads: int | None = None,
     cache_dir: Path | None = None,
 ) -> list[ProviderChoice]:
     """Every way this machine can run a model, best first, for `precision`.
 
     Defaults read the machine: `available` = the runtime's providers, `openvino_devices` = OpenVINO's
-    device list, `cpu_bf16` = /proc/cpuinfo, `threads` = physical cores. `cache_dir` enables compiled
+    device list, `cpu_bf16` = /proc/cpuinfo (None = unknown: OpenVINO then picks), `threads` =
+    physical cores. `cache_dir` enables compiled
     model caches (OpenVINO blobs, TensorRT engines). The default CPU provider is always last."""
     if available is None:
         available = ort.get_available_providers()
@@ -183,8 +184,8 @@ def provider_plan(
         threads = hardware.default_threads()
     if OPENVINO in ranked and openvino_devices is None:
         openvino_devices = hardware.system_info().openvino_devices
-    if cpu_bf16 is None and OPENVINO in ranked:
-        cpu_bf16 = hardware.cpu_has_bf16()
+    if cpu_bf16 == "detect":
+        cpu_bf16 = hardware.cpu_has_bf16() if OPENVINO in ranked else None
 
     npu: list[ProviderChoice] = []
     ov_gpu: list[ProviderChoice] = []
@@ -207,7 +208,7 @@ def plan_for(
     device_id: int = 0,
     *,
     openvino_devices: Sequence[str] | None = None,
-    cpu_bf16: bool | None = None,
+    cpu_bf16: bool | Literal["detect"] | None = "detect",
     threads: int | None = None,
     cache_dir: Path | None = None,
 ) -> list[ProviderChoice]:
