@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pixup.engine.cancel import Cancelled, CancelToken
-from pixup.engine.channels import plan_feeds
+from pixup.engine.channels import Feed, plan_feeds
 from pixup.engine.pipeline import run_pass
 from pixup.engine.progress import Progress
 from pixup.engine.tiling import plan_grid
@@ -264,3 +264,12 @@ def test_stitch_thread_error_propagates(rf4: Recording, no_new_threads: None) ->
 
     with pytest.raises(ZeroDivisionError, match="progress callback"):
         upscale_array(random_image(150, 150), rf4, tile=32, progress=broken)
+
+
+def test_prepare_thread_error_propagates(rf4: Recording, no_new_threads: None) -> None:
+    image = random_image(60, 60, seed=13)
+    grid = plan_grid(60, 60, rf4.spec, tile=16, pad=32)
+    out = np.zeros((*grid.out_shape, 3), dtype=np.uint8)
+    broken = [Feed(src=(0, 1, 7), dst=(0, 1, 2), reduce="take")]  # channel 7 does not exist
+    with pytest.raises(IndexError):
+        run_pass(image, rf4, grid, broken, out, batch=2)
