@@ -263,3 +263,13 @@ def test_fp16_model_label(tmp_path: Path) -> None:
         assert session.precision_label == "fp16"
     with _open(tmp_path, graphs.pixel_shuffle_x2(), "x2", providers=[CPU]) as session:
         assert session.precision_label == "fp32"
+
+
+@pytest.mark.parametrize(("provider", "honours"), [(CPU, True), (OPENVINO, False)])
+def test_terminate_support_and_measured_cost(tmp_path: Path, provider: str, honours: bool) -> None:
+    with _open(tmp_path, graphs.pixel_shuffle_x2(), "x2", providers=[provider]) as session:
+        assert session.honours_terminate is honours
+        assert session.seconds_per_pixel is None
+        session.run(_image(n=2, h=32, w=32))
+        cost = session.seconds_per_pixel
+        assert cost is not None and 0 < cost < 1e-3

@@ -160,27 +160,27 @@ def _on_battery() -> bool | None:
     return not battery.power_plugged
 
 
-def _runtime_devices() -> tuple[tuple[str, ...], tuple[str, ...]]:
+def openvino_devices() -> tuple[str, ...]:
+    """OpenVINO's devices ("CPU", "GPU.0", "NPU", ...); empty when the runtime has no OpenVINO."""
     import onnxruntime as ort
 
-    providers = tuple(ort.get_available_providers())
-    devices: tuple[str, ...] = ()
-    if "OpenVINOExecutionProvider" in providers:
-        try:
-            from onnxruntime.capi import _pybind_state
+    if "OpenVINOExecutionProvider" not in ort.get_available_providers():
+        return ()
+    try:
+        from onnxruntime.capi import _pybind_state
 
-            devices = tuple(_pybind_state.get_available_openvino_device_ids())
-        except Exception as err:  # older wheels lack the call
-            log.debug("cannot list OpenVINO devices: %s", err)
-            devices = ("CPU",)
-    return providers, devices
+        return tuple(_pybind_state.get_available_openvino_device_ids())
+    except Exception as err:  # older wheels lack the call
+        log.debug("cannot list OpenVINO devices: %s", err)
+        return ("CPU",)
 
 
 def system_info() -> SystemInfo:
     """Read the machine's facts now (cheap: a few files and library calls, no inference)."""
     cpu_name, flags = read_cpu_flags()
     memory = psutil.virtual_memory()
-    providers, ov_devices = _runtime_devices()
+    import onnxruntime as ort
+
     return SystemInfo(
         cpu_name=cpu_name,
         cpu_flags=flags or frozenset(),
@@ -191,8 +191,8 @@ def system_info() -> SystemInfo:
         ram_free=int(memory.available),
         gpus=_nvidia_gpus(),
         on_battery=_on_battery(),
-        providers=providers,
-        openvino_devices=ov_devices,
+        providers=tuple(ort.get_available_providers()),
+        openvino_devices=openvino_devices(),
     )
 
 

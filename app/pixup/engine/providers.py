@@ -183,7 +183,7 @@ def provider_plan(
     if threads is None:
         threads = hardware.default_threads()
     if OPENVINO in ranked and openvino_devices is None:
-        openvino_devices = hardware.system_info().openvino_devices
+        openvino_devices = hardware.openvino_devices()
     if cpu_bf16 == "detect":
         cpu_bf16 = hardware.cpu_has_bf16() if OPENVINO in ranked else None
 

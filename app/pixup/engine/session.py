@@ -6,18 +6,21 @@ session or to pass the inspection probes is skipped with a warning in the log an
 EngineError, and honours cancellation *during* an inference.
 
 Cancellation: RunOptions.terminate stops ORT between graph nodes (CPU, CUDA), but OpenVINO runs the
-whole graph as one node and ignores it. So each inference runs on the session's own worker thread
-and the caller waits for either the result or the cancel: a cancelled caller returns at once and an
-inference that cannot be stopped finishes in the background, its result dropped. The next run queues
-behind it on the same worker, so the session never runs two inferences at once.
+whole graph as one node and ignores it. So each inference runs on the session's own (daemon) worker
+thread and the caller waits for either the result or the cancel: a cancelled caller returns at once
+and an inference that cannot be stopped finishes in the background, its result dropped. The next run
+queues behind it on the same worker, so the session never runs two inferences at once.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
+import queue
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.inspect import ProbeError, inspect_session, ort_error_line
 from pixup.engine.providers import (
+    OPENVINO,
     Precision,
     ProviderChoice,
     plan_for,
@@ -62,6 +66,44 @@ def is_out_of_memory(err: BaseException) -> bool:
         return True
     text = str(err).lower()
     return any(marker in text for marker in _OOM_MARKERS)
+
+
+class _InferenceWorker:
+    """One daemon thread that runs a session's inferences in order.
+
+    A daemon, unlike a ThreadPoolExecutor's worker: an abandoned OpenVINO inference (which ignores
+    terminate) must not hold up interpreter exit after a Ctrl+C."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[
+            tuple[concurrent.futures.Future[np.ndarray], Callable[[], np.ndarray]] | None
+        ]
+        self._jobs = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: Callable[[], np.ndarray]) -> concurrent.futures.Future[np.ndarray]:
+        future: concurrent.futures.Future[np.ndarray] = concurrent.futures.Future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="pixup-infer", daemon=True)
+            self._thread.start()
+        self._jobs.put((future, job))
+        return future
+
+    def stop(self) -> None:
+        """Let the thread end after the jobs already queued."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, job = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as err:  # delivered to the waiting caller, never lost
+                future.set_exception(err)
 
 
 class _ProviderFailed(Exception):
@@ -126,10 +168,11 @@ class ModelSession:
         self._index = index
         self.precision: Precision = precision
         self._threads = threads
+        self._seconds_per_pixel: float | None = None
         self.notices: list[str] = notices
         """User-visible lines about this load (providers skipped, fallbacks)."""
         self._lock = threading.Lock()
-        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixup-infer")
+        self._worker = _InferenceWorker()
 
     # ------------------------------------------------------------ construction
 
@@ -223,6 +266,18 @@ class ModelSession:
         """One line for the UI: "OpenVINO CPU, bf16"."""
         return self.choice.description
 
+    @property
+    def honours_terminate(self) -> bool:
+        """Whether a cancel stops the computation itself. OpenVINO runs the graph as one node and
+        ignores RunOptions.terminate: `run` still returns at once, but the device stays busy until
+        the abandoned inference ends, so callers may want shorter inferences (smaller tiles)."""
+        return self.choice.name != OPENVINO
+
+    @property
+    def seconds_per_pixel(self) -> float | None:
+        """Measured inference cost per input pixel (smoothed over completed runs); None before any."""
+        return self._seconds_per_pixel
+
     def batch_override_message(self, requested: int) -> str | None:
         """The toast text when the model fixes a batch size other than `requested`, else None."""
         fixed = self._spec.static_batch
@@ -241,7 +296,7 @@ class ModelSession:
                 token.raise_if_cancelled()
             options = ort.RunOptions()  # fresh per call: a terminate flag must not leak to the next run
             done = threading.Event()
-            future = self._worker.submit(self._infer, session, feed, options)
+            future = self._worker.submit(functools.partial(self._infer, session, feed, options))
             future.add_done_callback(lambda _: done.set())
             hook = None
             if token is not None:
@@ -283,7 +338,7 @@ class ModelSession:
         """Release the ORT session (an abandoned inference finishes in the background first)."""
         with self._lock:
             self._session = None
-        self._worker.shutdown(wait=False)
+        self._worker.stop()
 
     def __enter__(self) -> ModelSession:
         return self
@@ -295,7 +350,15 @@ class ModelSession:
 
     def _infer(self, session: ort.InferenceSession, feed: np.ndarray, options: ort.RunOptions) -> np.ndarray:
         spec = self._spec
+        started = time.perf_counter()
         outputs: list[Any] = session.run([spec.output_name], {spec.input_name: feed}, options)
+        pixels = feed.shape[0] * (
+            feed.shape[2] * feed.shape[3] if spec.layout == "NCHW" else feed.shape[1] * feed.shape[2]
+        )
+        measured = (time.perf_counter() - started) / max(1, pixels)
+        previous = self._seconds_per_pixel
+        # Smoothed: the first run of a new shape pays for compilation/algorithm search.
+        self._seconds_per_pixel = measured if previous is None else 0.7 * previous + 0.3 * measured
         return np.asarray(outputs[0])
 
     def _to_model(self, batch: np.ndarray) -> np.ndarray:
