@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import shutil
 import struct
+import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,9 @@ def _tag_xyz(x: float, y: float, z: float) -> bytes:
 
 
 def _tag_curve(gamma: float) -> bytes:
-    return b"curv\x00\x00\x00\x00" + struct.pack(">I", 1) + struct.pack(">H", round(gamma * 256)) + b"\x00\x00"
+    return (
+        b"curv\x00\x00\x00\x00" + struct.pack(">I", 1) + struct.pack(">H", round(gamma * 256)) + b"\x00\x00"
+    )
 
 
 def _tag_desc(text: str) -> bytes:
@@ -153,17 +159,19 @@ def xmp_packet(orientation: int = 6, width: int = 60, height: int = 40) -> bytes
         'xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
         f'tiff:Orientation="{orientation}" exif:PixelXDimension="{width}">'
         f"<exif:PixelYDimension>{height}</exif:PixelYDimension>"
-        "<dc:title><rdf:Alt><rdf:li xml:lang=\"x-default\">Ünïcode title</rdf:li></rdf:Alt></dc:title>"
+        '<dc:title><rdf:Alt><rdf:li xml:lang="x-default">Ünïcode title</rdf:li></rdf:Alt></dc:title>'
         "</rdf:Description></rdf:RDF></x:xmpmeta>\n"
         '<?xpacket end="w"?>'
-    ).encode("utf-8")
+    ).encode()
 
 
 # ------------------------------------------------------------------------------- hand-built files
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def raw_png(pixels: np.ndarray, *, interlaced: bool = False, trns: bytes | None = None) -> bytes:
@@ -178,11 +186,23 @@ def raw_png(pixels: np.ndarray, *, interlaced: bool = False, trns: bytes | None 
         return b"".join(b"\x00" + row.tobytes() for row in sub)
 
     if interlaced:
-        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
-        raw = b"".join(scanlines(big[y0::dy, x0::dx]) for x0, y0, dx, dy in passes if big[y0::dy, x0::dx].size)
+        passes = [
+            (0, 0, 8, 8),
+            (4, 0, 8, 8),
+            (0, 4, 4, 8),
+            (2, 0, 4, 4),
+            (0, 2, 2, 4),
+            (1, 0, 2, 2),
+            (0, 1, 1, 2),
+        ]
+        raw = b"".join(
+            scanlines(big[y0::dy, x0::dx]) for x0, y0, dx, dy in passes if big[y0::dy, x0::dx].size
+        )
     else:
         raw = scanlines(big)
-    out = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, int(interlaced)))
+    out = b"\x89PNG\r\n\x1a\n" + _png_chunk(
+        b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, int(interlaced))
+    )
     if trns is not None:
         out += _png_chunk(b"tRNS", trns)
     return out + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b"")
@@ -233,6 +253,21 @@ def raw_tiff_le(pixels: np.ndarray) -> bytes:
 
 
 # --------------------------------------------------------------------------------- unprivileged
+
+
+@contextmanager
+def public_folder() -> Iterator[Path]:
+    """A fresh folder that an unprivileged user can reach (pytest's tmp_path lives in a 0700
+    folder of root's when tests run as root)."""
+    folder = Path(tempfile.mkdtemp(prefix="pixup-perm-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for root, dirs, _ in os.walk(folder):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_unprivileged(fn: Callable[[], Any]) -> Any:

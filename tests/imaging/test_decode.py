@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,10 +25,12 @@ def noise(h: int, w: int, c: int, dtype: type = np.uint8) -> np.ndarray:
 def smooth(h: int, w: int) -> np.ndarray:
     """An 8-bit RGB gradient: lossy codecs keep it within a few levels."""
     y, x = np.mgrid[0:h, 0:w]
-    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + y) * 255 // (w + h - 2)], -1).astype(np.uint8)
+    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + y) * 255 // (w + h - 2)], -1).astype(
+        np.uint8
+    )
 
 
-def save(tmp_path: Path, name: str, im: Image.Image, **kwargs: object) -> Path:
+def save(tmp_path: Path, name: str, im: Image.Image, **kwargs: Any) -> Path:
     path = tmp_path / name
     im.save(path, **kwargs)
     return path
@@ -90,10 +93,8 @@ def test_png_16bit_exact(tmp_path: Path, channels: int, interlaced: bool) -> Non
     path.write_bytes(raw_png(arr, interlaced=interlaced))
     d = read_image(path)
     assert d.bit_depth == 16 and d.pixels.dtype == np.uint16
-    if channels == 2:  # gray+alpha → RGBA
-        expected = np.stack([arr[..., 0]] * 3 + [arr[..., 1]], axis=-1)
-    else:
-        expected = arr
+    # gray+alpha comes back as RGBA
+    expected = np.stack([arr[..., 0]] * 3 + [arr[..., 1]], axis=-1) if channels == 2 else arr
     assert np.array_equal(d.pixels, expected)
 
 
@@ -172,7 +173,7 @@ def test_jpeg_cmyk_with_profile_is_colour_managed(tmp_path: Path) -> None:
     assert d.pixels[:, :4].min() >= 240  # no ink: paper white
     # The test profile maps K=100% to Lab L≈76 (sRGB ≈188); the naive formula would give 0, so this
     # value proves the embedded profile drove the conversion.
-    assert 175 <= d.pixels[:, 4:].min() and d.pixels[:, 4:].max() <= 200
+    assert d.pixels[:, 4:].min() >= 175 and d.pixels[:, 4:].max() <= 200
 
 
 def _minimal_cmyk_profile() -> bytes:

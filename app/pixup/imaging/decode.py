@@ -155,10 +155,16 @@ def read_image(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> De
                 notes.append(f"{_pretty(fmt)}: only the first of {frames} {what}s is upscaled")
             source_mode = im.mode
             info_icc = im.info.get("icc_profile") or None
+            # A TIFF's tags must be read before its pixels (loading closes the file); a PNG's
+            # eXIf chunk may follow the image data and is only seen once the pixels are read.
+            early = fmt != "PNG"
+            if early:
+                exif, xmp, orientation = _exif_of(im), _xmp_of(im), _orientation_of(im)
             pixels, icc, converted = _pixels(im, path, info_icc, notes)
-            exif = _exif_of(im)
-            xmp = _xmp_of(im)
-            orientation = _orientation_of(im)
+            if not early:
+                exif, xmp, orientation = _exif_of(im), _xmp_of(im), _orientation_of(im)
+            # Recent Pillow (13 does) turns TIFF pixels upright while loading and deletes the tag.
+            upright = fmt == "TIFF" and 0x0112 not in getattr(im, "tag_v2", {})
         if fmt == "PNG":
             _verify_png(path)
     for w in caught:
@@ -174,7 +180,7 @@ def read_image(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> De
             notes.append("gray colour profile dropped: the image is stored as RGB(A)")
             icc = None
 
-    if orientation != 1:
+    if orientation != 1 and not upright:
         pixels = apply_orientation(pixels, orientation)
     pixels = np.ascontiguousarray(pixels)
     return DecodedImage(
@@ -465,9 +471,15 @@ def _tiff_exif(im: Image.Image) -> bytes | None:
             if tag not in _TIFF_STORAGE_TAGS and tag not in (0x8769, 0x8825):
                 out[tag] = value
         for pointer in (0x8769, 0x8825):
-            sub = src.get_ifd(pointer)
+            sub = dict(src.get_ifd(pointer))
+            if 0xA005 in sub:  # the Interop pointer holds an offset into the source file: nest it
+                interop = dict(src.get_ifd(0xA005))
+                if interop:
+                    sub[0xA005] = interop
+                else:
+                    del sub[0xA005]
             if sub:
-                out[pointer] = dict(sub)
+                out[pointer] = sub
         if not len(out):
             return None
         data: bytes = out.tobytes()

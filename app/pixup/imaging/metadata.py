@@ -229,7 +229,9 @@ def _make_piexif_safe(body: bytes) -> bytes | None:
 
     piexif trusts counts and offsets: a count of 2**32 builds a 4-GB struct format (a hang), an
     offset past the end raises. Bad entries are renamed to a tag piexif skips, bad sub-IFD pointers
-    likewise, and the next-IFD pointer of IFD0 is zeroed (the thumbnail is dropped anyway).
+    likewise, and the next-IFD pointer of IFD0 is zeroed (the thumbnail is dropped anyway). IFDs of
+    a damaged file can overlap, so one repair may break another view of the same bytes: passes
+    repeat until one changes nothing, which proves every entry sound. Returns None if that fails.
     """
     if len(body) < 8:
         return None
@@ -237,6 +239,7 @@ def _make_piexif_safe(body: bytes) -> bytes | None:
     size = len(body)
     # Four spare zero bytes: piexif reads IFD0's next pointer even where the data ends right there.
     buf = bytearray(body) + b"\x00\x00\x00\x00"
+    changed = False
 
     def u16(p: int) -> int:
         value: int = struct.unpack_from(order + "H", buf, p)[0]
@@ -246,8 +249,11 @@ def _make_piexif_safe(body: bytes) -> bytes | None:
         value: int = struct.unpack_from(order + "I", buf, p)[0]
         return value
 
-    def neutralise(p: int) -> None:
-        struct.pack_into(order + "H", buf, p, _NEUTRAL_TAG)
+    def put(fmt: str, p: int, value: int) -> None:
+        nonlocal changed
+        if struct.unpack_from(order + fmt, buf, p)[0] != value:
+            struct.pack_into(order + fmt, buf, p, value)
+            changed = True
 
     def fix(offset: int, name: str) -> bool:
         if offset < 8 or offset + 2 > size:
@@ -256,7 +262,7 @@ def _make_piexif_safe(body: bytes) -> bytes | None:
         room = (size - offset - 2) // 12
         if count > room:
             count = room
-            struct.pack_into(order + "H", buf, offset, count)
+            put("H", offset, count)
         table = _table(name)
         for i in range(count):
             p = offset + 2 + 12 * i
@@ -265,29 +271,33 @@ def _make_piexif_safe(body: bytes) -> bytes | None:
             if sub is not None:
                 if typ in (3, 4, 13) and n == 1:
                     if typ == 13:  # the IFD type: piexif only knows LONG pointers
-                        struct.pack_into(order + "H", buf, p + 2, 4)
+                        put("H", p + 2, 4)
                     target = u16(p + 8) if typ == 3 else u32(p + 8)
                     if fix(target, sub):
                         continue
-                neutralise(p)
+                put("H", p, _NEUTRAL_TAG)
                 continue
             if tag not in table:
                 continue
             unit = _TYPE_SIZES.get(typ)
             if unit is None or n == 0 or n * unit > size:
-                neutralise(p)
+                put("H", p, _NEUTRAL_TAG)
                 continue
             if (n * unit > 4 or typ in _ALWAYS_OUT_OF_LINE) and u32(p + 8) + n * unit > size:
-                neutralise(p)
+                put("H", p, _NEUTRAL_TAG)
         if name == "0th":
-            struct.pack_into(order + "I", buf, offset + 2 + 12 * count, 0)
+            put("I", offset + 2 + 12 * count, 0)
         return True
 
     if struct.unpack_from(order + "H", buf, 2)[0] != 42:
         return None
-    if not fix(u32(4), "0th"):
-        return None
-    return bytes(buf)
+    for _ in range(8):
+        changed = False
+        if not fix(u32(4), "0th"):
+            return None
+        if not changed:
+            return bytes(buf)
+    return None
 
 
 def exif_orientation(exif: bytes | None) -> int:
