@@ -1,0 +1,222 @@
+"""Cache of ncnn models converted to ONNX, under `user_paths().cache / "onnx"`.
+
+An entry is `<key>.onnx` plus a `<key>.json` sidecar holding the ONNX file's own sha256, where
+`key = sha256(param bytes, bin bytes, CONVERTER_VERSION)[:16]`: a changed model or a new converter
+gets a new entry. An entry whose file does not match its sidecar (truncated, corrupted, half-written
+by a crash) is rebuilt. Files are written to a temp file in the same folder, fsynced and renamed, and
+a per-entry lock file serialises conversions across threads and processes, so a reader never sees a
+torn file and two processes never convert the same model at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixup.errors import ModelError
+from pixup.models.importers.ncnn import CONVERTER_VERSION, convert_ncnn
+from pixup.paths import user_paths
+
+log = logging.getLogger(__name__)
+
+CACHE_SUBDIR = "onnx"
+KEY_LENGTH = 16
+_CHUNK = 1 << 20
+_STALE_TEMP_S = 24 * 3600
+
+# Per-process memos keyed on (path, size, mtime_ns): hashing 30-70 MB files on every lookup is
+# wasted work when nothing changed on disk.
+_input_keys: dict[tuple[object, ...], str] = {}
+_verified: dict[Path, tuple[int, int]] = {}
+_memo_lock = threading.Lock()
+_key_locks: dict[str, threading.Lock] = {}
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """Where the converted form of one `.param`/`.bin` pair lives."""
+
+    key: str
+    """16 hex digits of sha256(param, bin, converter version)."""
+    onnx_path: Path
+    """The converted model."""
+    sidecar: Path
+    """JSON with the ONNX file's sha256 and size."""
+
+
+def _stat_id(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _hash_file(path: Path, digest: hashlib._Hash | None = None) -> hashlib._Hash:
+    h = digest if digest is not None else hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h
+
+
+def cache_key(param: Path, bin_path: Path) -> str:
+    """The entry key of a model pair (reads both files; memoised while they are unchanged)."""
+    try:
+        memo_id = (
+            param.resolve(),
+            _stat_id(param),
+            bin_path.resolve(),
+            _stat_id(bin_path),
+            CONVERTER_VERSION,
+        )
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {exc.filename}: {exc.strerror}") from None
+    with _memo_lock:
+        if memo_id in _input_keys:
+            return _input_keys[memo_id]
+    h = hashlib.sha256()
+    for part in (param, bin_path):
+        _hash_file(part, h)
+        h.update(b"\0")
+    h.update(CONVERTER_VERSION.encode())
+    key = h.hexdigest()[:KEY_LENGTH]
+    with _memo_lock:
+        _input_keys[memo_id] = key
+    return key
+
+
+def cache_entry(param: Path, bin_path: Path) -> CacheEntry:
+    folder = user_paths().cache / CACHE_SUBDIR
+    key = cache_key(param, bin_path)
+    return CacheEntry(key, folder / f"{key}.onnx", folder / f"{key}.json")
+
+
+def _is_valid(entry: CacheEntry) -> bool:
+    """Whether the entry's ONNX file exists and matches the sha256 its sidecar records."""
+    try:
+        stat_id = _stat_id(entry.onnx_path)
+        with _memo_lock:
+            if _verified.get(entry.onnx_path) == stat_id:
+                return True
+        record = json.loads(entry.sidecar.read_text(encoding="utf-8"))
+        if record.get("size") != stat_id[0]:
+            return False
+        if _hash_file(entry.onnx_path).hexdigest() != record.get("sha256"):
+            return False
+    except (OSError, ValueError, AttributeError):
+        return False
+    with _memo_lock:
+        _verified[entry.onnx_path] = stat_id
+    return True
+
+
+def is_cached(param: Path, bin_path: Path) -> bool:
+    """Whether a valid converted model is already in the cache."""
+    return _is_valid(cache_entry(param, bin_path))
+
+
+def _fsync_folder(folder: Path) -> None:
+    if sys.platform == "win32":
+        return  # Windows cannot open a folder for fsync; its rename is durable enough
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(path.parent)
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (threads of this process and other processes)."""
+    with _memo_lock:
+        thread_lock = _key_locks.setdefault(str(lock_path), threading.Lock())
+    with thread_lock, lock_path.open("a+b") as fh:
+        if sys.platform == "win32":
+            import msvcrt
+
+            while True:
+                try:
+                    fh.seek(0)
+                    msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:  # LK_LOCK gives up after ~10 s; a conversion can take longer
+                    continue
+            try:
+                yield
+            finally:
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    # Temp files left by a process that died mid-write.
+    cutoff = time.time() - _STALE_TEMP_S
+    for tmp in folder.glob(".*.tmp"):
+        with suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+
+
+def converted_model(param: Path, bin_path: Path) -> Path:
+    """The ONNX file for an ncnn pair, converting it on first use. Raises ModelError."""
+    entry = cache_entry(param, bin_path)
+    if _is_valid(entry):
+        return entry.onnx_path
+    folder = entry.onnx_path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _exclusive(folder / f"{entry.key}.lock"):
+            # Another thread or process may have converted it while we waited for the lock.
+            if _is_valid(entry):
+                return entry.onnx_path
+            started = time.perf_counter()
+            data = convert_ncnn(param, bin_path).SerializeToString()
+            _atomic_write(entry.onnx_path, data)
+            record = {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "converter_version": CONVERTER_VERSION,
+                "param": str(param),
+                "bin": str(bin_path),
+            }
+            _atomic_write(entry.sidecar, json.dumps(record, indent=2).encode("utf-8"))
+            with _memo_lock:
+                _verified[entry.onnx_path] = _stat_id(entry.onnx_path)
+            log.info(
+                "converted %s to %s in %.2f s", param.name, entry.onnx_path, time.perf_counter() - started
+            )
+            _remove_stale_temps(folder)
+    except OSError as exc:
+        raise ModelError(f"cannot write the converted model to {folder}: {exc.strerror or exc}") from None
+    return entry.onnx_path

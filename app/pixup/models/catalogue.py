@@ -1,0 +1,159 @@
+"""Which models exist and where their ONNX file is: bundled packs, and `.onnx` / ncnn `.param`+`.bin`
+files, either given as a path or placed in the user models folder.
+
+`resolve_model(ref)` is what `--model NAME|PATH` and the UI's model choice go through; ncnn models
+are converted (once, then cached) on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pixup.errors import ModelError
+from pixup.models.bundled import BundledModel, available_bundled, bundled_model
+from pixup.models.cache import converted_model, is_cached
+from pixup.paths import user_paths
+
+log = logging.getLogger(__name__)
+
+Source = Literal["bundled", "onnx", "ncnn"]
+MODEL_SUFFIXES = (".onnx", ".param")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready for the engine."""
+
+    id: str
+    """Bundled id, or the file stem of a user model."""
+    display_name: str
+    """Human name."""
+    onnx_path: Path
+    """The ONNX file to load (converted and cached for ncnn models)."""
+    source: Source
+    """Where it came from."""
+    scenario: str | None
+    """Default UI scenario for bundled models; None for user models."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One line of `pixup models list`."""
+
+    id: str
+    """What to pass to `--model`."""
+    display_name: str
+    """Human name."""
+    source: Source
+    """"bundled", or the kind of user file."""
+    scenario: str | None
+    """Default UI scenario (bundled models only)."""
+    description: str
+    """What the model is for (bundled) or its file (user models)."""
+    path: Path | None
+    """The user's .onnx or .param file; None for bundled models."""
+    converted: bool
+    """Whether an ONNX file is ready without converting (always true for .onnx files)."""
+    nominal_scale: int | None
+    """Scale the pack names (a label; None for user models, whose scale is probed on load)."""
+
+
+def _resolve_bundled(model: BundledModel) -> ResolvedModel:
+    onnx_path = converted_model(*model.files())
+    return ResolvedModel(model.id, model.display_name, onnx_path, "bundled", model.scenario)
+
+
+def _bin_beside(param: Path) -> Path:
+    weights = param.with_suffix(".bin")
+    if not weights.is_file():
+        raise ModelError(f"ncnn model {param.name} needs its weights file {weights.name} beside it")
+    return weights
+
+
+def _resolve_file(path: Path) -> ResolvedModel:
+    suffix = path.suffix.lower()
+    if suffix == ".bin":
+        path = path.with_suffix(".param")
+        suffix = ".param"
+    if suffix not in MODEL_SUFFIXES:
+        raise ModelError(f"{path.name}: not a model file (pixup reads .onnx and ncnn .param + .bin)")
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    path = path.resolve()
+    if suffix == ".onnx":
+        return ResolvedModel(path.stem, path.stem, path, "onnx", None)
+    return ResolvedModel(path.stem, path.stem, converted_model(path, _bin_beside(path)), "ncnn", None)
+
+
+def _user_model_files() -> list[Path]:
+    folder = user_paths().models
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES)
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.lower().endswith((*MODEL_SUFFIXES, ".bin")) or "/" in ref or "\\" in ref
+
+
+def resolve_model(ref: str) -> ResolvedModel:
+    """A bundled id, a path to a .onnx / .param file, or the name of a model in the user models
+    folder → the model ready to load. Raises ModelError naming what is available."""
+    ref = ref.strip()
+    if not ref:
+        raise ModelError("no model given")
+    bundled = bundled_model(ref)
+    if bundled is not None:
+        return _resolve_bundled(bundled)
+    if _looks_like_path(ref):
+        return _resolve_file(Path(ref).expanduser())
+    for path in _user_model_files():
+        if path.stem == ref:
+            return _resolve_file(path)
+    available = [m.id for m in available_bundled()] + [p.stem for p in _user_model_files()]
+    raise ModelError(f"unknown model {ref!r}; available: {', '.join(available) or 'none'}")
+
+
+def _user_entry(path: Path) -> ModelEntry:
+    if path.suffix.lower() == ".onnx":
+        return ModelEntry(path.stem, path.stem, "onnx", None, str(path), path, True, None)
+    weights = path.with_suffix(".bin")
+    converted = False
+    if weights.is_file():
+        try:
+            converted = is_cached(path, weights)
+        except ModelError:
+            log.warning("cannot read %s", path, exc_info=True)
+    return ModelEntry(path.stem, path.stem, "ncnn", None, str(path), path, converted, None)
+
+
+def list_models() -> list[ModelEntry]:
+    """Bundled models whose pack is installed, then the user's models, for `pixup models list`."""
+    entries: list[ModelEntry] = []
+    for model in available_bundled():
+        try:
+            converted = is_cached(*model.files())
+        except ModelError:
+            log.warning("bundled model %s is unreadable", model.id, exc_info=True)
+            continue
+        entries.append(
+            ModelEntry(
+                model.id,
+                model.display_name,
+                "bundled",
+                model.scenario,
+                model.description,
+                None,
+                converted,
+                model.nominal_scale,
+            )
+        )
+    bundled_ids = {entry.id for entry in entries}
+    for path in _user_model_files():
+        if path.stem in bundled_ids:
+            log.warning("user model %s has the id of a bundled model; use its path to select it", path)
+        entries.append(_user_entry(path))
+    return entries
