@@ -68,11 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _setup_logging(args.verbose)
     if not args.verbose:
         # ONNX Runtime and OpenVINO are chatty on stderr; the user gets our one-liners instead.
         _quiet_onnxruntime()
@@ -92,6 +88,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pixup: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+
+
+def _setup_logging(verbose: bool) -> None:
+    """The terminal gets one-line results (and details with -v); the full story goes to the log file."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO if verbose else logging.CRITICAL)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    try:
+        from pixup.paths import user_paths
+
+        logs = user_paths().logs
+        logs.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(logs / "pixup.log", encoding="utf-8")
+    except OSError:
+        return  # a read-only home must not stop the upscale
+    file_handler.setLevel(logging.INFO)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
 
 
 def _quiet_onnxruntime() -> None:
@@ -135,7 +152,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if args.json:
             print(result.model_dump_json(), flush=True)
         elif result.status == "failed":
-            print(f"pixup: {result.input}: {result.error}", file=sys.stderr, flush=True)
+            print(f"pixup: {result.error}", file=sys.stderr, flush=True)
         elif result.status == "done":
             for notice in result.notices:
                 bar.write(f"pixup: note: {notice}")
@@ -219,15 +236,18 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
+    info = {**info, "precision": {k: v[0]["description"] for k, v in info["precision"].items()}}
+    info["gpus"] = [f"{g['name']} ({g['vram_free'] / 2**30:.1f} / {g['vram_total'] / 2**30:.1f} GiB free)"
+                    for g in info["gpus"]] or ["none found"]
+    for section in ("memory",):
+        info[section] = {k: f"{v / 2**30:.1f} GiB" for k, v in info[section].items()}
     for key, value in info.items():
         if isinstance(value, dict):
             print(f"{key}:")
             for k, v in value.items():
                 print(f"  {k}: {v}")
         elif isinstance(value, list):
-            print(f"{key}:")
-            for v in value:
-                print(f"  - {v}")
+            print(f"{key}: {', '.join(map(str, value))}")
         else:
             print(f"{key}: {value}")
     return EXIT_OK

@@ -10,28 +10,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixup.api.schema import FileResult, JobProgress, UpscaleOptions
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.progress import Progress
-from pixup.engine.session import ModelSession
+from pixup.engine.scaling import plan_scale
 from pixup.engine.upscale import upscale_array
-from pixup.errors import PixupError
-from pixup.imaging.decode import read_image
-from pixup.imaging.encode import EncodeOptions, check_output_fits, write_image
-from pixup.imaging.metadata import Metadata
-from pixup.imaging.naming import InputItem, collect_inputs, output_path_for
+from pixup.errors import ImageWriteError, PixupError
+from pixup.imaging.decode import DEFAULT_MAX_PIXELS, read_image
+from pixup.imaging.encode import EncodeOptions, write_image
+from pixup.imaging.limits import Format, check_output_fits
+from pixup.imaging.naming import InputItem, check_template, collect_inputs, output_path_for
 from pixup.models.bundled import DEFAULT_MODEL_ID
-from pixup.models.catalogue import ResolvedModel, resolve_model
+from pixup.models.config import ConfigStore
+from pixup.models.slot import ModelSlot
+from pixup.paths import user_paths
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[JobProgress], None]
 ResultCallback = Callable[[FileResult], None]
 
-WRITABLE_FORMATS = {"png": "png", "webp": "webp", "jpeg": "jpg", "jpg": "jpg", "tiff": "tiff"}
+WRITABLE_FORMATS: dict[str, Format] = {
+    "PNG": "png", "WEBP": "webp", "JPEG": "jpg", "MPO": "jpg", "TIFF": "tiff"
+}
+"""Input formats pixup can write back as they are; others (BMP, GIF, AVIF...) become PNG."""
 
 
 class JobRegistry:
@@ -70,33 +74,16 @@ class JobRegistry:
             token.cancel()
 
 
-@dataclass
-class _LoadedModel:
-    model: ResolvedModel
-    precision: str
-    session: ModelSession
-
-
-@dataclass
 class JobRunner:
-    """Runs upscale jobs. Holds one model session at a time (switching drops the old one first)."""
+    """Runs upscale jobs through one model slot (one session in memory; switching drops the old)."""
 
-    registry: JobRegistry = field(default_factory=JobRegistry)
-    _loaded: _LoadedModel | None = None
-    _load_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def session_for(self, options: UpscaleOptions) -> tuple[ResolvedModel, ModelSession]:
-        model = resolve_model(options.model or DEFAULT_MODEL_ID)
-        with self._load_lock:
-            loaded = self._loaded
-            if loaded and loaded.model.onnx_path == model.onnx_path and loaded.precision == options.precision:
-                return model, loaded.session
-            if loaded is not None:
-                self._loaded = None
-                loaded.session.close()
-            session = ModelSession.open(model.onnx_path, precision=options.precision)
-            self._loaded = _LoadedModel(model, options.precision, session)
-            return model, session
+    def __init__(self, slot: ModelSlot | None = None, config: ConfigStore | None = None) -> None:
+        self.registry = JobRegistry()
+        self.slot = slot or ModelSlot()
+        if config is None:
+            config = ConfigStore(user_paths().models)
+            config.load()
+        self.config = config
 
     def run(
         self,
@@ -113,21 +100,37 @@ class JobRunner:
         """
         with self.registry.register(job_id) as token:
             results: list[FileResult] = []
-            try:
-                items = collect_inputs(inputs, recursive=options.recursive)
-            except PixupError as err:
-                result = FileResult(input=", ".join(map(str, inputs)), status="failed", error=str(err))
-                if on_result:
-                    on_result(result)
-                return [result]
-            for index, item in enumerate(items):
-                if token.cancelled:
-                    result = FileResult(input=str(item.source), status="cancelled")
-                else:
-                    result = self._run_one(job_id, item, index, len(items), options, token, on_progress)
+
+            def emit(result: FileResult) -> None:
                 results.append(result)
                 if on_result:
                     on_result(result)
+
+            out_dir = Path(options.output_dir) if options.output_dir else None
+            try:
+                check_template(options.name_template)
+                items = collect_inputs(
+                    inputs, recursive=options.recursive, exclude=[out_dir] if out_dir else []
+                )
+            except PixupError as err:
+                emit(FileResult(input=", ".join(map(str, inputs)), status="failed", error=str(err)))
+                return results
+            if not items:
+                emit(FileResult(input=", ".join(map(str, inputs)), status="failed",
+                                error="no image files found"))
+                return results
+            try:
+                # Load once, up front: a bad model is one error for the job, not one per file.
+                self.slot.get(options.model or DEFAULT_MODEL_ID, options.precision)
+            except PixupError as err:
+                emit(FileResult(input=", ".join(map(str, inputs)), status="failed", error=str(err)))
+                return results
+            used: set[Path] = set()
+            for index, item in enumerate(items):
+                if token.cancelled:
+                    emit(FileResult(input=str(item.source), status="cancelled"))
+                    continue
+                emit(self._run_one(job_id, item, index, len(items), options, token, on_progress, used))
             return results
 
     def _run_one(
@@ -139,28 +142,34 @@ class JobRunner:
         options: UpscaleOptions,
         token: CancelToken,
         on_progress: ProgressCallback | None,
+        used: set[Path],
     ) -> FileResult:
         started = time.perf_counter()
         source = item.source
         try:
-            model, session = self.session_for(options)
-            image = read_image(source, max_pixels=None if options.allow_large else _default_max_pixels())
-            height, width = image.pixels.shape[:2]
+            model, session = self.slot.get(options.model or DEFAULT_MODEL_ID, options.precision)
+            override = self.config.override_for(model.id)
+            image = read_image(source, max_pixels=None if options.allow_large else DEFAULT_MAX_PIXELS)
             scale = options.scale or session.spec.scale
-            out_w, out_h = round(width * scale), round(height * scale)
-            fmt = options.format or WRITABLE_FORMATS.get(image.format.lower(), "png")
+            plan = plan_scale(session.spec.scale, options.scale)
+            out_h, out_w = plan.output_size(image.height, image.width)
+            fmt: Format = options.format or WRITABLE_FORMATS.get(image.format.upper(), "png")
             # Refuse before minutes of inference: size limits of the format, an existing output.
-            check_output_fits(out_w, out_h, fmt)
+            check_output_fits(out_w, out_h, fmt, channels=image.channels, bit_depth=image.bit_depth)
             out_dir = Path(options.output_dir) if options.output_dir else None
-            target = output_path_for(item, out_dir, options.name_template, scale, fmt)
+            target = output_path_for(item, out_dir, options.name_template, scale, fmt, model=model.id)
+            if target in used:  # "a.png" and "a.jpg" in one folder: keep both outputs
+                target = target.with_name(f"{target.stem}_{source.suffix.lstrip('.').lower()}{target.suffix}")
             if target.exists() and not options.overwrite:
-                raise PixupError(f"{target} exists; use --overwrite to replace it")
+                raise ImageWriteError(f"{target} exists; use --overwrite to replace it")
+            _make_folder(target.parent)
 
-            notices: list[str] = list(session.notices) + list(image.notes)
-            requested_batch = options.batch
-            override = session.batch_override_message(requested_batch) if requested_batch else None
-            if override:
-                notices.append(override)
+            notices: list[str] = [*session.notices, *image.notes]
+            requested_batch = options.batch or override.batch_size
+            if requested_batch:
+                message = session.batch_override_message(requested_batch)
+                if message:
+                    notices.append(message)
 
             def report(progress: Progress) -> None:
                 if on_progress:
@@ -179,39 +188,39 @@ class JobRunner:
                 image.pixels,
                 session,
                 target_scale=options.scale,
-                tile=options.tile,
+                tile=options.tile or override.tile_size,
                 batch=requested_batch or 1,
                 token=token,
                 progress=report,
                 notices=notices,
             )
             token.raise_if_cancelled()
-            metadata = Metadata(exif=image.exif, icc=image.icc_profile, xmp=image.xmp)
             written = write_image(
                 pixels,
                 target,
                 fmt=fmt,
                 options=_encode_options(options),
-                metadata=metadata,
+                metadata=image.metadata,
                 overwrite=options.overwrite,
             )
+            used.add(written)
             return FileResult(
                 input=str(source),
                 output=str(written),
                 status="done",
-                width=width,
-                height=height,
+                width=image.width,
+                height=image.height,
                 out_width=int(pixels.shape[1]),
                 out_height=int(pixels.shape[0]),
                 seconds=round(time.perf_counter() - started, 3),
                 model=model.id,
                 provider=session.provider,
-                notices=notices,
+                notices=list(dict.fromkeys(notices)),
             )
         except Cancelled:
             return FileResult(input=str(source), status="cancelled")
         except PixupError as err:
-            return FileResult(input=str(source), status="failed", error=str(err))
+            return FileResult(input=str(source), status="failed", error=_with_file(str(err), source))
         except MemoryError:
             return FileResult(input=str(source), status="failed", error="not enough memory for this image")
         except Exception as err:  # a bug: keep the batch going, log the trace, show one line
@@ -219,13 +228,26 @@ class JobRunner:
             return FileResult(input=str(source), status="failed", error=f"internal error: {err}")
 
 
+def _make_folder(folder: Path) -> None:
+    """Output folders (and the sub-tree of a recursive job) are created; failing that, one line."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ImageWriteError(f"cannot create output folder {folder}: a file is in the way") from None
+    except NotADirectoryError:
+        raise ImageWriteError(f"cannot create output folder {folder}: a file is in the way") from None
+    except PermissionError:
+        raise ImageWriteError(f"cannot create output folder {folder}: permission denied") from None
+    except OSError as err:
+        raise ImageWriteError(f"cannot create output folder {folder}: {err.strerror}") from None
+
+
+def _with_file(message: str, source: Path) -> str:
+    """Errors name the file they are about; model errors etc. do not know it."""
+    return message if str(source) in message else f"{source}: {message}"
+
+
 def _encode_options(options: UpscaleOptions) -> EncodeOptions:
     if options.quality is None:
         return EncodeOptions()
     return EncodeOptions(quality=options.quality)
-
-
-def _default_max_pixels() -> int:
-    from pixup.imaging.decode import DEFAULT_MAX_PIXELS
-
-    return DEFAULT_MAX_PIXELS

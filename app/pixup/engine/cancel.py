@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 
-class Cancelled(Exception):  # noqa: N818 - reads as "the job was Cancelled"
+class Cancelled(Exception):
     """Raised out of the engine when its job was cancelled. Never an error for the user."""
 
 

@@ -14,7 +14,7 @@ from pixup.engine.cancel import CancelToken
 from pixup.engine.spec import ModelSpec
 
 
-class OutOfMemory(Exception):  # noqa: N818 - a signal, like chaiNNer's "split the tile" sentinel
+class OutOfMemory(Exception):  # a signal, like chaiNNer's "split the tile" sentinel
     """The run did not fit in device memory; the caller should retry with smaller tiles."""
 
 
