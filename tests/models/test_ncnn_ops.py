@@ -263,6 +263,15 @@ def test_scale_bias_batchnorm(check_net: NetChecker) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("memory", "n"),
+    [("0=3", 3), ("0=1 1=1 2=3", 3), ("0=14 1=11 2=3", 3 * 11 * 14)],
+    ids=["1d", "3d-1x1", "3d"],
+)
+def test_memory_data(check_net: NetChecker, memory: str, n: int) -> None:
+    check_net([f"MemoryData md 0 1 m {memory}", "BinaryOp add 2 1 data m out 0=1"], BinWriter().raw(rand(n)))
+
+
 # -- layout --------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from pixup.models.importers.ncnn.ops import (  # noqa: F401  (imported for registration)
     activation,
+    constant,
     conv,
     elementwise,
     layout,
