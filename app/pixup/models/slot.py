@@ -33,6 +33,11 @@ def _open_session(path: Path, precision: Precision) -> ModelSession:
     return ModelSession.open(path, precision=precision)
 
 
+def total_ram() -> int:
+    """Total system RAM in bytes (a function so the low-RAM rule can be exercised)."""
+    return int(psutil.virtual_memory().total)
+
+
 @dataclass(frozen=True)
 class _Key:
     onnx_path: Path
@@ -81,7 +86,7 @@ class ModelSlot:
 
         A newer call within the delay replaces the older one.
         """
-        if psutil.virtual_memory().total < MIN_RAM_FOR_PRELOAD:
+        if total_ram() < MIN_RAM_FOR_PRELOAD:
             log.info("not preloading %s: less than 2 GB of RAM", ref)
             return False
         with self._lock:

@@ -1,0 +1,142 @@
+"""ModelSlot: one session in memory, switching drops the old one first, debounced preload."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import pytest
+
+from pixup.engine.providers import Precision
+from pixup.engine.session import ModelSession
+from pixup.models import slot as slot_module
+from pixup.models.slot import PRELOAD_DEBOUNCE_S, ModelSlot
+from tests.engine import graphs
+
+
+class _RecordingOpener:
+    """Opens real sessions and records opens and closes in order."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.events: list[str] = []
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def __call__(self, path: Path, precision: Precision) -> ModelSession:
+        time.sleep(self.delay)  # stands in for a big model's load time
+        session = ModelSession.open(path, precision="exact", providers=["CPUExecutionProvider"])
+        with self.lock:
+            self.events.append(f"open {path.stem}")
+        original_close = session.close
+
+        def close() -> None:
+            with self.lock:
+                self.events.append(f"close {path.stem}")
+            original_close()
+
+        session.close = close  # type: ignore[method-assign]
+        return session
+
+
+@pytest.fixture()
+def models(tmp_path: Path) -> dict[str, str]:
+    return {
+        name: str(graphs.save(builder(), tmp_path / f"{name}.onnx"))
+        for name, builder in {"a": graphs.pixel_shuffle_x2, "b": graphs.pixel_shuffle_x3,
+                              "c": graphs.pixel_shuffle_x4}.items()
+    }
+
+
+def test_same_model_loads_once(models: dict[str, str]) -> None:
+    opener = _RecordingOpener()
+    slot = ModelSlot(opener)
+    _, first = slot.get(models["a"])
+    _, again = slot.get(models["a"])
+    assert first is again
+    assert slot.loads == 1
+
+
+def test_switching_closes_old_before_loading_new(models: dict[str, str]) -> None:
+    opener = _RecordingOpener()
+    slot = ModelSlot(opener)
+    _, session_a = slot.get(models["a"])
+    ref = weakref.ref(session_a)
+    del session_a
+    model, session_b = slot.get(models["b"])
+    assert opener.events == ["open a", "close a", "open b"]
+    assert session_b.spec.scale == 3.0 and model.id == "b"
+    gc.collect()
+    assert ref() is None  # nothing keeps the old session alive
+
+
+def test_rapid_preloads_load_only_the_last(models: dict[str, str]) -> None:
+    opener = _RecordingOpener()
+    slot = ModelSlot(opener)
+    for name in ("a", "b", "c", "a", "c"):
+        assert slot.preload(models[name])
+        time.sleep(PRELOAD_DEBOUNCE_S / 10)
+    _, session = slot.get(models["c"])  # waits for the preload instead of loading again
+    assert opener.events == ["open c"]
+    assert slot.loads == 1
+    assert session.spec.scale == 4.0
+
+
+def test_upscale_during_preload_waits_and_never_loads_twice(models: dict[str, str]) -> None:
+    opener = _RecordingOpener(delay=0.5)
+    slot = ModelSlot(opener)
+    slot.preload(models["b"])
+    time.sleep(PRELOAD_DEBOUNCE_S + 0.1)  # the preload is now loading
+    _, session = slot.get(models["b"])
+    assert slot.loads == 1 and opener.events == ["open b"]
+    assert session.spec.scale == 3.0
+
+
+def test_no_preload_with_little_ram(models: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slot_module, "total_ram", lambda: 1 * 1024**3)
+    slot = ModelSlot(_RecordingOpener())
+    assert slot.preload(models["a"]) is False
+    time.sleep(PRELOAD_DEBOUNCE_S + 0.2)
+    assert slot.loads == 0
+
+
+MEMORY_SCRIPT = r"""
+import ctypes, gc, json, sys
+import psutil
+from pixup.models.slot import ModelSlot
+libc = ctypes.CDLL("libc.so.6")
+def rss():
+    gc.collect(); libc.malloc_trim(0)
+    return psutil.Process().memory_info().rss
+slot = ModelSlot()
+base = rss()
+slot.get("realesrgan-x4plus", "exact"); big = rss()
+slot.get("realesr-animevideov3-x4", "exact"); small = rss()
+for _ in range(2):
+    slot.get("realesrgan-x4plus", "exact"); slot.get("realesr-animevideov3-x4", "exact")
+again = rss()
+slot.clear(); cleared = rss()
+print(json.dumps({"base": base, "big": big, "small": small, "again": again, "cleared": cleared}))
+"""
+
+
+def test_switching_returns_memory(tmp_path: Path) -> None:
+    import json
+    import os
+
+    env = dict(os.environ, PIXUP_HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).parents[2] / "app"))
+    proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    mb = {k: v / 2**20 for k, v in m.items()}
+    big_cost = mb["big"] - mb["base"]
+    assert big_cost > 60, mb  # x4plus (67 MB of weights) really was resident
+    # Switching to the small model hands most of the big one back...
+    assert mb["small"] < mb["big"] - big_cost / 2, mb
+    # ...and switching back and forth does not pile sessions up.
+    assert mb["again"] < mb["small"] + big_cost / 2, mb
