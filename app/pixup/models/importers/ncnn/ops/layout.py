@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pixup.errors import ModelError
-from pixup.models.importers.ncnn.graph import IMAGE_RANK, VECTOR_RANK, Blob, GraphBuilder
+from pixup.models.importers.ncnn.graph import IMAGE_RANK, Blob, GraphBuilder
 from pixup.models.importers.ncnn.ops.registry import register, unsupported
 from pixup.models.importers.ncnn.param import ParamLayer
 from pixup.models.importers.ncnn.weights import WeightReader
@@ -104,6 +104,9 @@ def _crop_offsets(layer: ParamLayer, g: GraphBuilder, x: Blob) -> None:
     woffset2, hoffset2, coffset2 = layer.get_int(6, 0), layer.get_int(7, 0), layer.get_int(8, 0)
     if NCNN_ALL in (hoffset, coffset):
         raise unsupported(layer, "the legacy -233 offset form of Crop")
+    if coffset2:
+        # ncnn sizes this case as channels - 2·coffset2, ignoring coffset; nobody relies on it.
+        raise unsupported(layer, "a far-side channel margin (coffset2)")
     starts, ends, axes = [], [], []
     for axis, offset, size, margin in (
         (1, coffset, outc, coffset2),
@@ -158,10 +161,8 @@ def _crop(layer: ParamLayer, g: GraphBuilder, _w: WeightReader) -> None:
 @register("Padding")
 def _padding(layer: ParamLayer, g: GraphBuilder, _w: WeightReader) -> None:
     (x,) = g.inputs(layer, 1)
-    if x.rank != IMAGE_RANK and x.rank != VECTOR_RANK:
-        raise unsupported(layer, f"a {x.rank}-D input")
-    if len(layer.bottoms) != 1:
-        raise unsupported(layer, "pads read from a blob")
+    if x.rank != IMAGE_RANK:
+        raise unsupported(layer, f"padding a {x.rank}-D blob")
     top, bottom, left, right = (layer.get_int(i, 0) for i in range(4))
     front, behind = layer.get_int(7, 0), layer.get_int(8, 0)
     pad_type = layer.get_int(4, 0)
@@ -170,10 +171,6 @@ def _padding(layer: ParamLayer, g: GraphBuilder, _w: WeightReader) -> None:
     mode = {0: "constant", 1: "edge", 2: "reflect"}.get(pad_type)
     if mode is None:
         raise unsupported(layer, f"Padding type {pad_type}")
-    if x.rank == VECTOR_RANK:
-        # A vector's only axis is the channel axis; ncnn pads it with left/right.
-        top = bottom = 0
-        front, behind, left, right = left, right, 0, 0
     if (front or behind) and mode != "constant":
         raise unsupported(layer, "channel padding that is not constant")
     hint = layer.name
