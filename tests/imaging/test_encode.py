@@ -20,11 +20,12 @@ from pixup.imaging import (
     check_output_fits,
     encode_notes,
     formats_that_fit,
+    pngwrite,
     read_image,
     write_image,
 )
 from pixup.imaging.limits import Format
-from tests.imaging.helpers import GRAY_ICC, KEPT_TAGS, P3_ICC, camera_exif, xmp_packet
+from tests.imaging.helpers import GRAY_ICC, KEPT_TAGS, P3_ICC, SRGB_ICC, camera_exif, xmp_packet
 
 RNG = np.random.default_rng(99)
 DEFAULTS = EncodeOptions()
@@ -113,19 +114,29 @@ def _reference_unfilter(raw: bytes, width: int, height: int, bpp: int) -> np.nda
     return out
 
 
-def test_16bit_png_filters_decode_by_the_book(tmp_path: Path) -> None:
-    """Rows with different content pick different filters; a by-the-spec decoder gets every byte."""
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+def test_16bit_png_filters_decode_by_the_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: int
+) -> None:
+    """Rows with different content pick different filters; a by-the-spec decoder gets every byte.
+    Segments of a few rows (deflated on several threads and joined) and blocks of fewer rows than
+    a segment are forced, so the joins and the row-above carried across them are exercised."""
+    monkeypatch.setattr(pngwrite, "_SEGMENT_BYTES", 5 * 160)  # 5 rows of 20 px × 8 bytes
+    monkeypatch.setattr(pngwrite, "_BLOCK_BYTES", 2 * 160)
     h, w = 24, 20
     arr = np.zeros((h, w, 4), dtype=np.uint16)
     arr[:6] = noise(6, w, 4, np.uint16)  # noise: None or any
     arr[6:12] = np.arange(w, dtype=np.uint16)[None, :, None] * 3000  # ramp along x: Sub
     arr[12:18] = arr[11]  # repeated rows: Up
     arr[18:] = (np.arange(w)[None, :, None] * 700 + np.arange(6)[:, None, None] * 900).astype(np.uint16)
-    path = write_image(arr, tmp_path / "f.png", fmt="png", options=DEFAULTS, metadata=None)
-    kinds, raw = _png_rows(path.read_bytes())
+    options = EncodeOptions(png_compress_level=level)
+    path = write_image(arr, tmp_path / "f.png", fmt="png", options=options, metadata=None)
+    kinds, raw = _png_rows(path.read_bytes())  # zlib.decompress checks the header and Adler-32
     assert len(set(kinds)) >= 3, kinds
     decoded = _reference_unfilter(raw, w, h, 8).view(">u2").reshape(h, w, 4)
     assert np.array_equal(decoded, arr)
+    assert np.array_equal(read_image(path).pixels, arr)
+    assert np.array_equal(np.asarray(Image.open(path)), (arr >> 8).astype(np.uint8))
 
 
 def test_webp_lossless_exact_and_16bit_rounded(tmp_path: Path) -> None:
@@ -203,6 +214,16 @@ def test_jpeg_gray_stays_gray(tmp_path: Path) -> None:
 
 
 FULL = Metadata(exif=camera_exif(orientation=1, width=30, height=20), icc=P3_ICC, xmp=xmp_packet(1, 30, 20))
+
+
+@pytest.mark.parametrize("fmt", ["png", "tiff", "jpg", "webp"])
+def test_srgb_profile_round_trip(tmp_path: Path, fmt: Format) -> None:
+    out = write_image(
+        gradient(8, 8), tmp_path / f"s.{fmt}", fmt=fmt, options=DEFAULTS, metadata=Metadata(icc=SRGB_ICC)
+    )
+    with Image.open(out) as im:
+        assert im.info.get("icc_profile") == SRGB_ICC
+    assert read_image(out).icc_profile == SRGB_ICC
 
 
 def _exif_of_file(path: Path) -> dict[str, dict[int, object]]:

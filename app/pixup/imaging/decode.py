@@ -83,7 +83,7 @@ class DecodedImage:
     path: Path
     """The file it came from."""
     pixels: np.ndarray
-    """H×W×C, C in 1 (gray), 3 (RGB), 4 (RGBA); uint8 or uint16; C-contiguous."""
+    """H×W×C, C in 1 (gray), 3 (RGB), 4 (RGBA); uint8 or uint16; C-contiguous and read-only."""
     format: str
     """Pillow's name of the file format: "PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF", "AVIF"..."""
     bit_depth: int
@@ -150,7 +150,7 @@ def read_image(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> De
             width, height = im.size
             _check_size(path, width, height, max_pixels)
             frames = int(getattr(im, "n_frames", 1) or 1)
-            if frames > 1:
+            if frames > 1 and fmt != "MPO":  # MPO's extra frames are previews/depth maps, not pages
                 what = "page" if fmt == "TIFF" else "frame"
                 notes.append(f"{_pretty(fmt)}: only the first of {frames} {what}s is upscaled")
             source_mode = im.mode
@@ -183,6 +183,7 @@ def read_image(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> De
     if orientation != 1 and not upright:
         pixels = apply_orientation(pixels, orientation)
     pixels = np.ascontiguousarray(pixels)
+    pixels.setflags(write=False)  # part of a frozen record; copy it to change it
     return DecodedImage(
         path=path,
         pixels=pixels,
@@ -238,6 +239,7 @@ def _pillow_errors(path: Path) -> Iterator[None]:
             raise _fail(path, "read error from the disk (I/O error)") from None
         raise _fail(path, f"damaged image data ({_short(text)})") from None
     except Exception as err:  # SyntaxError, ValueError, struct.error... from damaged files
+        log.debug("%s: decoding failed", path, exc_info=True)  # keeps the trace should it be a bug
         raise _fail(path, f"damaged image data ({_short(str(err)) or type(err).__name__})") from None
 
 

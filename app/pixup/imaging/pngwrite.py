@@ -3,13 +3,18 @@
 Pillow has no 16-bit colour mode, so a 16-bit upscale would lose its low byte on the way out.
 This writer streams the image in row blocks: each block is filtered with the five PNG filters at
 once (vectorised), each row keeps the filter with the smallest sum of absolute signed bytes (the
-heuristic libpng uses), and the result goes through one zlib stream into IDAT chunks.
+heuristic libpng uses). Segments of rows are deflated on a few threads (zlib and numpy release the
+GIL) and joined into one zlib stream the way pigz does it: each segment is raw deflate ended by a
+sync flush, the stream gets one zlib header and the Adler-32 of all the filtered bytes.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 import numpy as np
@@ -19,6 +24,8 @@ from pixup.imaging.metadata import EXIF_HEADER
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPE = {1: 0, 3: 2, 4: 6}  # gray, RGB, RGBA
 _BLOCK_BYTES = 1 << 20  # raw bytes filtered at a time: bounds the temporary arrays to ~12 MB
+_SEGMENT_BYTES = 4 << 20  # raw bytes per independently deflated segment (one per thread)
+_MAX_WORKERS = 4
 
 
 def _chunk(f: BinaryIO, kind: bytes, data: bytes) -> None:
@@ -52,18 +59,65 @@ def write_png(
 
     bpp = channels * depth // 8  # bytes per pixel, the distance the Sub/Average/Paeth filters look back
     row_bytes = width * bpp
-    rows_per_block = max(1, _BLOCK_BYTES // row_bytes)
-    squeeze = zlib.compressobj(compress_level)
-    previous = np.zeros(row_bytes, dtype=np.uint8)
-    for top in range(0, height, rows_per_block):
-        block = pixels[top : top + rows_per_block]
-        raw = block.astype(">u2" if depth == 16 else np.uint8).view(np.uint8).reshape(len(block), row_bytes)
-        data = squeeze.compress(_filter_rows(raw, previous, bpp).tobytes())
-        if data:
-            _chunk(f, b"IDAT", data)
-        previous = raw[-1].copy()
-    _chunk(f, b"IDAT", squeeze.flush())
+    rows = max(1, _SEGMENT_BYTES // row_bytes)
+    tops = list(range(0, height, rows))
+    workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1, len(tops)))
+    adler = 1
+    first = True
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[tuple[bytes, bytes]]] = deque()
+
+        def drain(limit: int) -> None:
+            nonlocal adler, first
+            while len(pending) > limit:
+                filtered, deflated = pending.popleft().result()
+                adler = zlib.adler32(filtered, adler)
+                _chunk(f, b"IDAT", (_zlib_header(compress_level) if first else b"") + deflated)
+                first = False
+
+        for top in tops:
+            last = top + rows >= height
+            pending.append(pool.submit(_segment, pixels, top, rows, bpp, compress_level, last))
+            drain(2 * workers)  # bounded read-ahead: memory stays at a few segments
+        drain(0)
+    _chunk(f, b"IDAT", struct.pack(">I", adler & 0xFFFFFFFF))
     _chunk(f, b"IEND", b"")
+
+
+def _zlib_header(level: int) -> bytes:
+    """The two bytes before a deflate stream: method 8, 32K window, level hint, check bits."""
+    flevel = 0 if level < 2 else 1 if level < 6 else 2 if level == 6 else 3
+    flg = flevel << 6
+    flg += 31 - ((0x78 * 256 + flg) % 31)
+    return bytes([0x78, flg])
+
+
+def _segment(
+    pixels: np.ndarray, top: int, rows: int, bpp: int, level: int, last: bool
+) -> tuple[bytes, bytes]:
+    """(filtered bytes, raw deflate of them) for rows top..top+rows; ends on a byte boundary
+    (sync flush) so the segments concatenate into one deflate stream, the last one final."""
+    height, width = pixels.shape[:2]
+    row_bytes = width * bpp
+    big = pixels.dtype == np.uint16
+    squeeze = zlib.compressobj(level, zlib.DEFLATED, -15)
+    step = max(1, _BLOCK_BYTES // row_bytes)
+    previous = _row_bytes(pixels[top - 1], big) if top else np.zeros(row_bytes, dtype=np.uint8)
+    filtered_parts: list[bytes] = []
+    deflated_parts: list[bytes] = []
+    for start in range(top, min(top + rows, height), step):
+        block = pixels[start : min(start + step, top + rows, height)]
+        raw = block.astype(">u2" if big else np.uint8).view(np.uint8).reshape(len(block), row_bytes)
+        filtered = _filter_rows(raw, previous, bpp).tobytes()
+        filtered_parts.append(filtered)
+        deflated_parts.append(squeeze.compress(filtered))
+        previous = raw[-1]
+    deflated_parts.append(squeeze.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
+    return b"".join(filtered_parts), b"".join(deflated_parts)
+
+
+def _row_bytes(row: np.ndarray, big: bool) -> np.ndarray:
+    return row.astype(">u2" if big else np.uint8).view(np.uint8).reshape(-1)
 
 
 def _filter_rows(raw: np.ndarray, previous: np.ndarray, bpp: int) -> np.ndarray:

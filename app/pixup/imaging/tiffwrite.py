@@ -8,7 +8,9 @@ ICC, XMP) go into IFD0 beside the source's camera tags. piexif writes big-endian
 
 from __future__ import annotations
 
+import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -23,19 +25,24 @@ _STRIP_BYTES = 1 << 18  # uncompressed bytes per strip: the usual 8-256 KB sweet
 _OWN_TAGS = frozenset({256, 257, 258, 259, 262, 273, 274, 277, 278, 279, 284, 305, 317, 338, 339, 700, 34675})
 
 
+def _strip(block: np.ndarray, level: int) -> bytes:
+    """One strip, deflated, with the horizontal differencing predictor (2)."""
+    diff = block.copy()
+    diff[:, 1:] -= block[:, :-1]  # wraps modulo 2**bits, as the predictor defines
+    data = diff.astype(">u2").tobytes() if block.dtype == np.uint16 else diff.tobytes()
+    return zlib.compress(data, level)
+
+
 def _strips(pixels: np.ndarray, level: int) -> tuple[int, list[bytes]]:
-    """(rows per strip, deflated strips) with the horizontal differencing predictor (2)."""
+    """(rows per strip, deflated strips); strips are independent, so a few threads share them
+    (zlib releases the GIL)."""
     height, width, channels = pixels.shape
     row_bytes = width * channels * pixels.itemsize
     rows = max(1, _STRIP_BYTES // row_bytes)
-    out: list[bytes] = []
-    for top in range(0, height, rows):
-        block = pixels[top : top + rows]
-        diff = block.copy()
-        diff[:, 1:] -= block[:, :-1]  # wraps modulo 2**bits, as the predictor defines
-        data = diff.astype(">u2").tobytes() if pixels.dtype == np.uint16 else diff.tobytes()
-        out.append(zlib.compress(data, level))
-    return rows, out
+    blocks = [pixels[top : top + rows] for top in range(0, height, rows)]
+    workers = max(1, min(4, os.cpu_count() or 1, len(blocks)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return rows, list(pool.map(_strip, blocks, [level] * len(blocks)))
 
 
 def write_tiff(
