@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import uuid
@@ -88,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pixup: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:
+        # `pixup models list | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -184,6 +189,13 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         raise errors[0]
     if cancelled or any(r.status == "cancelled" for r in results):
         print("pixup: cancelled; no partial output was written", file=sys.stderr)
+        if cancelled:
+            # An abandoned inference may still run in a native thread (OpenVINO ignores
+            # RunOptions.terminate); tearing the interpreter down under it can abort the process.
+            # Nothing is left to write, so leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_CANCELLED)
         return EXIT_CANCELLED
     return EXIT_OK if results and all(r.status == "done" for r in results) else EXIT_FAILED
 

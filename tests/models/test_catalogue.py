@@ -118,13 +118,16 @@ def test_missing_file(home: Path, tmp_path: Path) -> None:
         resolve_model(str(tmp_path / "nope.onnx"))
 
 
-def test_unknown_name_lists_what_is_available(home: Path) -> None:
+def test_unknown_name_suggests_close_matches(home: Path) -> None:
     _tiny_onnx(home / "models" / "mine.onnx")
     with pytest.raises(ModelError) as err:
-        resolve_model("realesrgan-x8-imaginary")
+        resolve_model("realesrgan-x4plu")
     message = str(err.value)
-    assert "realesrgan-x8-imaginary" in message
-    assert DEFAULT_MODEL_ID in message and "realcugan-se-x2" in message and "mine" in message
+    assert "'realesrgan-x4plu'" in message and "\n" not in message
+    assert "realesrgan-x4plus" in message and "pixup models list" in message
+    with pytest.raises(ModelError) as err:
+        resolve_model("mien")
+    assert "mine" in str(err.value)
 
 
 def test_list_models(home: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ are converted (once, then cached) on the way.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,9 @@ def resolve_model(ref: str) -> ResolvedModel:
         if path.stem == ref:
             return _resolve_file(path)
     available = [m.id for m in available_bundled()] + [p.stem for p in _user_model_files()]
-    raise ModelError(f"unknown model {ref!r}; available: {', '.join(available) or 'none'}")
+    close = difflib.get_close_matches(ref, available, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ModelError(f"unknown model {ref!r}; {hint}`pixup models list` shows all {len(available)}")
 
 
 def _user_entry(path: Path) -> ModelEntry:
