@@ -44,7 +44,8 @@ CASES: list[tuple[str, Callable[[], onnx.ModelProto], ModelSpec]] = [
     ("x1.25", lambda: graphs.fractional(1.25), replace(BASE, scale=1.25)),
     ("x2.5", lambda: graphs.fractional(2.5), replace(BASE, scale=2.5)),
     # floor(0.5) = 0: a 1-px input gives an empty output, so the smallest side is 2.
-    ("x0.5", lambda: graphs.fractional(0.5), replace(BASE, scale=0.5, min_size=2)),
+    # floor(n / 2) is exactly half only at even sizes: multiple 2.
+    ("x0.5", lambda: graphs.fractional(0.5), replace(BASE, scale=0.5, min_size=2, multiple=2)),
     ("fp16", graphs.fp16_io, replace(BASE, dtype="float16")),
     ("batch1", lambda: graphs.static_batch(1), replace(BASE, static_batch=1)),
     ("batch4", lambda: graphs.static_batch(4), replace(BASE, static_batch=4)),

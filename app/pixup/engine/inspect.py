@@ -300,15 +300,27 @@ def _probe_dynamic(
     channels = base_result[0]
     observations = observe(*shape(base), base_result)
 
-    # 2. The multiple: the smallest m for which base + m also works (base is itself a legal size).
+    # 2. The multiple: the smallest m for which base + m and base + 2m also work AND the output
+    # grows evenly. "Works" alone is not enough: models with pooling (waifu2x CUNet) run at any
+    # size but floor inside, so off-grid sizes give a too-small output.
     multiple = 0
+    base_len = _grown_length(base_result, fixed_h, fixed_w)
     for m in MULTIPLES:
         if m > base:
             break
-        result = prober.run(*shape(base + m))
-        if result is not None:
+        step1 = prober.run(*shape(base + m))
+        if step1 is None:
+            continue
+        grow1 = _grown_length(step1, fixed_h, fixed_w) - base_len
+        if grow1 <= 0:
+            continue
+        step2 = prober.run(*shape(base + 2 * m))
+        if step2 is None:
+            continue
+        grow2 = _grown_length(step2, fixed_h, fixed_w) - base_len - grow1
+        if abs(grow2 - grow1) <= 1:  # ±1: a fractional scale rounds
             multiple = m
-            observations += observe(*shape(base + m), result)
+            observations += observe(*shape(base + m), step1) + observe(*shape(base + 2 * m), step2)
             break
     if multiple == 0:
         raise ProbeError(f"the model ran at {base} px but at no larger size: {prober.last_error}")
@@ -330,6 +342,11 @@ def _probe_dynamic(
         if candidate < base and prober.run(*shape(candidate)) is not None:
             min_size = candidate
     return channels, scale, multiple, min_size, border
+
+
+def _grown_length(result: tuple[int, int, int], fixed_h: int | None, fixed_w: int | None) -> int:
+    """The output length along a probed (dynamic) side."""
+    return result[1] if fixed_h is None else result[2]
 
 
 def inspect_session(session: ort.InferenceSession) -> ModelSpec:
