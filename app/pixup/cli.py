@@ -42,6 +42,11 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("--batch", type=int, help="tiles per inference (default: automatic)")
     up.add_argument("-f", "--format", choices=["png", "webp", "jpg", "tiff"], help="output format")
     up.add_argument("-q", "--quality", type=int, help="JPEG/WebP quality 1-100")
+    up.add_argument("--lossless", action="store_true", help="lossless WebP")
+    up.add_argument("--png-compression", type=int, default=6, metavar="0-9", help="PNG/TIFF zlib level")
+    up.add_argument("--subsampling", choices=["4:4:4", "4:2:0"], default="4:4:4", help="JPEG chroma")
+    up.add_argument("--progressive", action="store_true", help="progressive JPEG")
+    up.add_argument("--background", default="#ffffff", help="colour under transparency for JPEG")
     up.add_argument("--precision", choices=["fast", "exact"], default="fast",
                     help="fast: bf16/fp16 where the hardware has it; exact: fp32")
     up.add_argument("--name", default="{name}_pixup_{scale}x.{ext}", help="output file name template")
@@ -137,6 +142,11 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             format=args.format,
             quality=args.quality,
             precision=args.precision,
+            webp_lossless=args.lossless,
+            png_compression=args.png_compression,
+            jpeg_subsampling=args.subsampling,
+            jpeg_progressive=args.progressive,
+            background=args.background,
             output_dir=str(args.output) if args.output else None,
             name_template=args.name,
             overwrite=args.overwrite,

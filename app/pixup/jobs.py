@@ -248,6 +248,12 @@ def _with_file(message: str, source: Path) -> str:
 
 
 def _encode_options(options: UpscaleOptions) -> EncodeOptions:
-    if options.quality is None:
-        return EncodeOptions()
-    return EncodeOptions(quality=options.quality)
+    colour = options.background.lstrip("#")
+    return EncodeOptions(
+        quality=options.quality,
+        webp_lossless=options.webp_lossless,
+        png_compress_level=options.png_compression,
+        jpeg_subsampling=options.jpeg_subsampling,
+        jpeg_progressive=options.jpeg_progressive,
+        background=(int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)),
+    )

@@ -22,6 +22,12 @@ class UpscaleOptions(BaseModel):
     batch: int | None = Field(default=None, ge=1, le=8, description="Tiles per inference; None = automatic")
     format: OutputFormat | None = Field(default=None, description="None = keep the input format")
     quality: int | None = Field(default=None, ge=1, le=100, description="JPEG/WebP quality")
+    webp_lossless: bool = False
+    png_compression: int = Field(default=6, ge=0, le=9, description="zlib level for PNG/TIFF")
+    jpeg_subsampling: Literal["4:4:4", "4:2:0"] = "4:4:4"
+    jpeg_progressive: bool = False
+    background: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{6}$",
+                            description="Colour transparent areas are flattened onto (JPEG)")
     precision: Precision = "fast"
     output_dir: str | None = Field(default=None, description="None = beside each input")
     name_template: str = "{name}_pixup_{scale}x.{ext}"
