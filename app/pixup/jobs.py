@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pixup.api.schema import FileResult, JobProgress, UpscaleOptions
+from pixup.engine import hardware
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.progress import Progress
 from pixup.engine.scaling import plan_scale
@@ -166,10 +167,12 @@ class JobRunner:
 
             notices: list[str] = [*session.notices, *image.notes]
             requested_batch = options.batch or override.batch_size
-            if requested_batch:
+            if requested_batch:  # only a batch the user chose is worth a message when overridden
                 message = session.batch_override_message(requested_batch)
                 if message:
                     notices.append(message)
+            else:
+                requested_batch = _auto_batch(session.provider)
 
             def report(progress: Progress) -> None:
                 if on_progress:
@@ -240,6 +243,13 @@ def _make_folder(folder: Path) -> None:
         raise ImageWriteError(f"cannot create output folder {folder}: permission denied") from None
     except OSError as err:
         raise ImageWriteError(f"cannot create output folder {folder}: {err.strerror}") from None
+
+
+def _auto_batch(provider: str) -> int:
+    """Batch from the hardware: eco mode (battery, integrated GPU) lowers it."""
+    system = hardware.system_info()
+    free_vram = system.gpus[0].free_vram if system.gpus else None
+    return hardware.auto_batch(system.eco, provider, free_vram)
 
 
 def _with_file(message: str, source: Path) -> str:

@@ -262,14 +262,12 @@ CPU_BATCH = 1
 
 
 def auto_batch(eco: bool, provider: str, free_vram_bytes: int | None = None) -> int:
-    """Default batch: eco → 2; CPU providers → 1 (batching does not speed up CPU inference);
+    """Default batch: CPU providers → 1; eco (GPU) → 2 (batching does not speed up CPU inference);
     GPUs → up to 6, by free VRAM (< 4 GB → 2, 4-8 GB → 4, ≥ 8 GB → 6)."""
-    if eco:
-        return ECO_BATCH
     if provider not in GPU_PROVIDERS:
         return CPU_BATCH
-    if free_vram_bytes is None or free_vram_bytes < 4 * GiB:
-        return ECO_BATCH
+    if eco or free_vram_bytes is None or free_vram_bytes < 4 * GiB:
+        return ECO_BATCH  # eco lowers the batch; it never raises it above the CPU's 1
     if free_vram_bytes < 8 * GiB:
         return 4
     return MAX_BATCH
