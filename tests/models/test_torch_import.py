@@ -1,0 +1,306 @@
+"""PyTorch import (`pixup[torch]`): spandrel architectures with random weights, saved as .pth and
+.safetensors, imported, then run through pixup's engine and compared with PyTorch itself.
+
+These tests need torch and spandrel (CI installs them, see README); without them this module fails
+at collection with the install line, on purpose: a skipped test would hide a broken import path.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from pixup.errors import ModelError
+from pixup.models.importers.torch import EXTRA_HINT
+from pixup.models.importers.torch import deps as torch_deps
+
+try:
+    torch_deps.require_backend()
+except ModelError as err:
+    raise RuntimeError(
+        "tests/models/test_torch_import.py needs torch and spandrel: "
+        ".venv/bin/pip install torch==2.13.0 && "
+        ".venv/bin/pip install --no-deps spandrel && .venv/bin/pip install safetensors einops"
+    ) from err
+
+import safetensors.torch
+import torch
+from spandrel.architectures.Compact import Compact
+from spandrel.architectures.DAT import DAT
+from spandrel.architectures.ESRGAN import ESRGAN
+from spandrel.architectures.HAT import HAT
+from spandrel.architectures.PLKSR import RealPLKSR
+from spandrel.architectures.SPAN import SPAN
+from spandrel.architectures.SwinIR import SwinIR
+
+from pixup.engine.session import ModelSession
+from pixup.engine.upscale import upscale_array
+from pixup.models.catalogue import resolve_model
+from pixup.models.importing import import_model
+from tests.models.reference import smooth_image
+
+PAD = 32
+IMAGE_SIZES = ((37, 29), (48, 64))  # neither a multiple of the window sizes below, then one that is
+
+
+def _span() -> torch.nn.Module:
+    return SPAN(num_in_ch=3, num_out_ch=3, feature_channels=16, upscale=2)
+
+
+def _realplksr() -> torch.nn.Module:
+    return RealPLKSR(dim=16, n_blocks=2, upscaling_factor=2, kernel_size=9)
+
+
+def _compact() -> torch.nn.Module:
+    return Compact(num_feat=16, num_conv=4, upscale=4)
+
+
+def _compact_2x() -> torch.nn.Module:
+    return Compact(num_feat=8, num_conv=2, upscale=2)
+
+
+def _esrgan() -> torch.nn.Module:
+    return ESRGAN(num_filters=16, num_blocks=1, scale=2)
+
+
+def _dat() -> torch.nn.Module:
+    return DAT(embed_dim=32, depth=[2], num_heads=[4], split_size=[4, 8], upscale=2, img_size=16)
+
+
+def _hat() -> torch.nn.Module:
+    return HAT(
+        embed_dim=16,
+        depths=(2,),
+        num_heads=(2,),
+        window_size=4,
+        upscale=2,
+        img_size=16,
+        compress_ratio=2,
+        squeeze_factor=4,
+        overlap_ratio=0.5,
+    )
+
+
+def _swinir() -> torch.nn.Module:
+    return SwinIR(
+        embed_dim=12,
+        depths=(2,),
+        num_heads=(2,),
+        window_size=4,
+        upscale=2,
+        img_size=16,
+        upsampler="pixelshuffledirect",
+    )
+
+
+# (spandrel architecture id, builder, scale, file suffix, convolutional). Convolutional models tile
+# seamlessly and export with a free batch; the window-attention ones bake the batch in while
+# tracing, so their export is pinned to batch 1 (checked below).
+ARCHS: list[tuple[str, Callable[[], torch.nn.Module], int, str, bool]] = [
+    ("SPAN", _span, 2, ".pth", True),
+    ("PLKSR", _realplksr, 2, ".safetensors", True),  # spandrel's "PLKSR" covers RealPLKSR
+    ("Compact", _compact, 4, ".safetensors", True),
+    ("ESRGAN", _esrgan, 2, ".pth", True),
+    ("DAT", _dat, 2, ".safetensors", False),
+    ("HAT", _hat, 2, ".pth", False),
+    ("SwinIR", _swinir, 2, ".pth", False),
+]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PIXUP_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _calibrate(net: torch.nn.Module) -> None:
+    """Random weights give saturated or flat outputs; rescale the last convolution (the output is
+    affine in it) so the output sits around 0.5 with a spread of about 0.12 over what the network adds to its
+    input (if anything): every pixel then
+    tests something."""
+    conv = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    assert conv.bias is not None
+    x = torch.from_numpy(smooth_image(3, 24, 24, seed=7))[None]
+    with torch.no_grad():
+        weight, bias = conv.weight.clone(), conv.bias.clone()
+        conv.weight.zero_()
+        conv.bias.zero_()
+        base = net(x)
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+        learned = net(x) - base
+        k = 0.12 / float(learned.std())
+        conv.weight.mul_(k)
+        conv.bias.mul_(k)
+        middle = net(x)
+        conv.bias.add_(1.0)
+        per_unit = float((net(x) - middle).mean())
+        conv.bias.sub_(1.0)
+        conv.bias.add_((0.5 - float(middle.mean())) / per_unit)
+        out = net(x)
+    assert abs(float(out.mean()) - 0.5) < 0.02 and 0.08 < float(out.std()) < 0.3
+    assert float(((out < 0) | (out > 1)).float().mean()) < 0.05  # hardly anything clamped
+
+
+def _save(net: torch.nn.Module, path: Path) -> Path:
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    if path.suffix == ".safetensors":
+        safetensors.torch.save_file(state, str(path))
+    else:
+        torch.save(state, path)
+    return path
+
+
+def _build(builder: Callable[[], torch.nn.Module], path: Path) -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = builder().eval()
+    _calibrate(net)
+    _save(net, path)
+    return net
+
+
+def _torch_reference(net: torch.nn.Module, image: np.ndarray, scale: int) -> np.ndarray:
+    """PyTorch's output for an H×W×3 uint8 image, given the context pixup gives a single tile:
+    PAD pixels mirrored (reflect-101) on every side, cut off again after the model."""
+    x = image.astype(np.float32).transpose(2, 0, 1) / 255.0
+    padded = np.pad(x, ((0, 0), (PAD, PAD), (PAD, PAD)), mode="reflect")  # numpy's reflect is reflect-101
+    with torch.no_grad():
+        out = net(torch.from_numpy(padded)[None]).clamp(0, 1)[0].numpy()
+    h, w = image.shape[:2]
+    crop = out[:, PAD * scale : (PAD + h) * scale, PAD * scale : (PAD + w) * scale]
+    return np.rint(crop.transpose(1, 2, 0) * 255.0).astype(np.uint8)
+
+
+def _test_image(height: int, width: int) -> np.ndarray:
+    pixels = smooth_image(3, height, width, seed=height).transpose(1, 2, 0)
+    return np.rint(pixels * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("arch", "builder", "scale", "suffix", "convolutional"), ARCHS, ids=[a[0] for a in ARCHS]
+)
+def test_import_runs_like_pytorch(
+    home: Path,
+    tmp_path: Path,
+    arch: str,
+    builder: Callable[[], torch.nn.Module],
+    scale: int,
+    suffix: str,
+    convolutional: bool,
+) -> None:
+    net = _build(builder, tmp_path / f"4x_{arch.lower()}{suffix}")
+    model = import_model(tmp_path / f"4x_{arch.lower()}{suffix}")
+
+    assert model.id == f"4x_{arch.lower()}"
+    assert model.kind == "torch"
+    assert model.path == home / "models" / f"{model.id}.onnx" and model.path.is_file()
+    assert model.scale == scale
+    assert (model.in_channels, model.out_channels, model.dtype, model.layout) == (3, 3, "float32", "NCHW")
+    assert model.fixed_shape is None  # every one of these exports with free sizes
+    assert (
+        model.notes[0].startswith("PyTorch ") and " (SR) exported to ONNX; max difference " in model.notes[0]
+    )
+    assert resolve_model(model.id).onnx_path == model.path
+    proto = onnx.load(str(model.path))
+    assert [i.name for i in proto.graph.input] == ["input"] and [o.name for o in proto.graph.output] == [
+        "output"
+    ]
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    assert metadata["pixup_architecture"] == arch
+    batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    if convolutional:
+        assert metadata["pixup_export_shape"] == "dynamic" and batch_dim.dim_param == "batch"
+        assert "batch size fixed at 1" not in model.notes
+    else:
+        # The batch-2 check caught the mixing (small with random weights: only the relative check
+        # sees it) and the graph was pinned to batch 1, which the engine honours.
+        assert metadata["pixup_export_shape"] == "static-batch" and batch_dim.dim_value == 1
+        assert "batch size fixed at 1" in model.notes
+
+    session = ModelSession.open(model.path, precision="exact", providers=["CPUExecutionProvider"])
+    try:
+        for height, width in IMAGE_SIZES:
+            image = _test_image(height, width)
+            expected = _torch_reference(net, image, scale)
+            assert expected.std() > 10  # the comparison below has something to compare
+            # One tile (tile ≥ image): exactly the input PyTorch saw above.
+            actual = upscale_array(image, session, tile=256, pad=PAD)
+            assert actual.shape == (height * scale, width * scale, 3)
+            diff = np.abs(actual.astype(np.int16) - expected.astype(np.int16))
+            assert diff.max() <= 2, f"{arch} {height}×{width}: max diff {diff.max()}"
+            assert diff.mean() < 0.05
+            if convolutional:  # receptive field < PAD: tiles must not change a pixel more
+                tiled = upscale_array(image, session, tile=16, pad=PAD)
+                tiled_diff = np.abs(tiled.astype(np.int16) - expected.astype(np.int16))
+                assert tiled_diff.max() <= 2, f"{arch} tiled {height}×{width}: max diff {tiled_diff.max()}"
+    finally:
+        session.close()
+
+
+def test_name_and_overwrite(home: Path, tmp_path: Path) -> None:
+    _build(_compact, tmp_path / "a.pth")
+    first = import_model(tmp_path / "a.pth", name="My Compact")
+    assert first.path.name == "My Compact.onnx"
+    before = first.path.read_bytes()
+    _build(_compact_2x, tmp_path / "b.safetensors")
+    with pytest.raises(ModelError, match="a model named My Compact exists; use --overwrite / another --name"):
+        import_model(tmp_path / "b.safetensors", name="My Compact")
+    assert first.path.read_bytes() == before
+    second = import_model(tmp_path / "b.safetensors", name="My Compact", overwrite=True)
+    assert second.path == first.path and second.scale == 2 and first.scale == 4
+    assert second.path.read_bytes() != before
+
+
+def test_unknown_architecture(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mystery.pth"
+    torch.save({"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)}, path)
+    with pytest.raises(ModelError, match=r"mystery\.pth: unknown PyTorch architecture"):
+        import_model(path)
+    assert not (home / "models" / "mystery.onnx").exists()
+
+
+def test_not_a_checkpoint(home: Path, tmp_path: Path) -> None:
+    for name in ("notes.pth", "notes.safetensors", "notes.ckpt"):
+        path = tmp_path / name
+        path.write_text("just some text\n")
+        with pytest.raises(ModelError, match=rf"{name.replace('.', '[.]')}: not a readable PyTorch model"):
+            import_model(path)
+
+
+class _Exploit:
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str, ...]]:
+        return (os.system, ("touch pwned",))
+
+
+def test_checkpoint_cannot_run_code(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pth"
+    with path.open("wb") as fh:
+        pickle.dump({"conv.weight": _Exploit()}, fh)
+    with pytest.raises(ModelError, match=r"evil\.pth: refused to load this checkpoint .*forbidden"):
+        import_model(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_without_the_extra(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _build(_compact, tmp_path / "c.pth")
+    monkeypatch.setattr(torch_deps, "_ready", False)
+    monkeypatch.setitem(sys.modules, "torch", None)  # what `import torch` sees when it is not installed
+    with pytest.raises(ModelError) as err:
+        import_model(tmp_path / "c.pth")
+    assert (
+        str(err.value)
+        == EXTRA_HINT
+        == ("importing PyTorch models needs the optional extra: pip install 'pixup[torch]'")
+    )
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "spandrel", None)
+    with pytest.raises(ModelError, match="pip install 'pixup\\[torch\\]'"):
+        import_model(tmp_path / "c.pth")
