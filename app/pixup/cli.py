@@ -66,7 +66,9 @@ def _build_parser() -> argparse.ArgumentParser:
     minfo.add_argument("name")
     minfo.add_argument("--json", action="store_true")
     mimport = msub.add_parser("import", help="import a .onnx or ncnn .param/.bin model")
-    mimport.add_argument("path", type=Path)
+    mimport.add_argument("path", type=Path, help="a model file or a folder of models (Upscayl's)")
+    mimport.add_argument("--name", help="id to store it under (default: the file name)")
+    mimport.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     mimport.add_argument("--json", action="store_true")
     return parser
 
@@ -279,13 +281,27 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from pixup.models.catalogue import list_models, resolve_model
 
     if args.models_command == "list":
-        entries = list_models()
+        from pixup.models.config import ConfigStore
+        from pixup.paths import user_paths
+
+        config = ConfigStore(user_paths().models)
+        config.load()
+        if config.error:
+            print(f"pixup: note: {config.error}", file=sys.stderr)
+        rows = []
+        for entry in list_models():
+            data = _entry_dict(entry)
+            override = config.override_for(str(data["id"]))
+            data["display_name"] = override.display_name or data.get("display_name")
+            data["scenario"] = override.scenario or data.get("scenario") or (
+                "Custom" if data.get("source") != "bundled" else None)
+            rows.append(data)
         if args.json:
-            print(json.dumps([_entry_dict(e) for e in entries], indent=2))
+            print(json.dumps(rows, indent=2))
         else:
-            for entry in entries:
-                data = _entry_dict(entry)
-                print(f"{data.get('id')}\t{data.get('display_name', '')}\t{data.get('scenario') or ''}")
+            width = max(len(str(r["id"])) for r in rows) if rows else 0
+            for r in rows:
+                print(f"{r['id']!s:{width}}  {r['scenario'] or '':18}  {r.get('display_name') or ''}")
         return EXIT_OK
     if args.models_command == "info":
         from pixup.engine.session import ModelSession
@@ -302,8 +318,23 @@ def _cmd_models(args: argparse.Namespace) -> int:
             for key, value in data.items():
                 print(f"{key}: {value}")
         return EXIT_OK
-    print("pixup: `models import` is not available yet", file=sys.stderr)
-    return EXIT_USAGE
+    from pixup.models.importing import import_models
+
+    outcomes = import_models(args.path, name=args.name, overwrite=args.overwrite)
+    for outcome in outcomes:
+        if args.json:
+            print(json.dumps({"source": str(outcome.source), "error": outcome.error,
+                              "model": _entry_dict(outcome.model) if outcome.model else None}))
+        elif outcome.model is not None:
+            m = outcome.model
+            print(f"imported {m.id} ({m.kind}, {m.scale:g}×, {m.in_channels} channels) from {outcome.source}")
+            for note in m.notes:
+                print(f"  note: {note}")
+        else:
+            error = outcome.error or "failed"
+            where = "" if str(outcome.source) in error else f"{outcome.source}: "
+            print(f"pixup: {where}{error}", file=sys.stderr)
+    return EXIT_OK if outcomes and all(o.model is not None for o in outcomes) else EXIT_FAILED
 
 
 def _entry_dict(entry: object) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""`pixup models list|import|info` and `pixup info`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import RunCli, photo
+from tests.engine import graphs
+
+
+def test_info_json_reports_providers_precision_memory_paths(run_cli: RunCli, pixup_home: Path) -> None:
+    proc = run_cli("info", "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert "CPUExecutionProvider" in info["providers"]
+    assert info["precision"]["exact"][0]["precision"] == "fp32"
+    assert info["precision"]["fast"][-1]["provider"] == "CPUExecutionProvider"
+    assert info["memory"]["ram_total"] > info["memory"]["ram_free"] > 0
+    assert info["paths"]["models"] == str(pixup_home / "models")
+    assert info["paths"]["cache"] == str(pixup_home / "cache")
+
+
+def test_models_list_json_has_bundled_defaults(run_cli: RunCli) -> None:
+    proc = run_cli("models", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["id"]: r for r in json.loads(proc.stdout)}
+    assert rows["realesr-animevideov3-x4"]["scenario"] == "Universal Fast"
+    assert rows["realesrgan-x4plus"]["source"] == "bundled"
+    assert any(i.startswith("waifu2x-") for i in rows) and any(i.startswith("realcugan-") for i in rows)
+
+
+def test_import_then_list_then_upscale_with_it(run_cli: RunCli, tmp_path: Path) -> None:
+    model = graphs.save(graphs.pixel_shuffle_x3(), tmp_path / "tri.onnx")
+    proc = run_cli("models", "import", model, "--name", "tri-cli")
+    assert proc.returncode == 0, proc.stderr
+    assert "imported tri-cli" in proc.stdout and "3×" in proc.stdout
+    rows = {r["id"]: r for r in json.loads(run_cli("models", "list", "--json").stdout)}
+    assert rows["tri-cli"]["scenario"] == "Custom"
+    info = json.loads(run_cli("models", "info", "tri-cli", "--json").stdout)
+    assert info["spec"]["scale"] == 3.0
+    proc = run_cli("upscale", photo(tmp_path / "i.png", (10, 8)), "-o", tmp_path / "o", "--model", "tri-cli",
+                   "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["out_width"] == 30
+    # Importing the same name again is refused and leaves the stored model alone.
+    proc = run_cli("models", "import", model, "--name", "tri-cli")
+    assert proc.returncode == 1 and "exists" in proc.stderr
+
+
+def test_import_rejects_non_image_models_with_one_line(run_cli: RunCli, tmp_path: Path) -> None:
+    cls = graphs.save(graphs.classifier(), tmp_path / "cls.onnx")
+    proc = run_cli("models", "import", cls)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cls.onnx" in lines[0] and "image-to-image" in lines[0]
+    ids = {r["id"] for r in json.loads(run_cli("models", "list", "--json").stdout)}
+    assert "cls" not in ids
