@@ -22,3 +22,13 @@ fi
 extras=""
 if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
 .venv/bin/python -m pip install -q -e ".${extras}"
+
+# The PyTorch import extra (also needed by the tests). torch first, pinned to the CPU wheel where
+# it exists, so nothing later pulls a multi-GB CUDA build; then spandrel without its declared deps.
+if [ "${1:-}" = "--dev" ] || [ "${1:-}" = "--torch" ]; then
+    if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+        .venv/bin/python -m pip install -q "torch==2.13.0"
+    fi
+    .venv/bin/python -m pip install -q -e ".[torch]"
+    .venv/bin/python -m pip install -q --no-deps "spandrel>=0.4"
+fi
