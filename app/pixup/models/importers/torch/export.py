@@ -11,7 +11,8 @@ The graph: one float32 NCHW input "input", one output "output", opset 17, the ou
 3. "fixed": a fixed square input, for architectures that need square inputs and for graphs whose
    tracing froze their height or width.
 
-Nothing counts until ONNX Runtime reproduces the PyTorch model on random inputs of different
+Free-size graphs get a size guard (`guard.py`) for the sizes spandrel says the architecture does
+not take. Nothing counts until ONNX Runtime reproduces the PyTorch model on random inputs of different
 shapes: max |difference| ≤ `TOLERANCE`, and every shape other than the traced one about as close
 as the traced one (a frozen size or batch can hide in small differences when part of a network
 contributes little). Size multiples and minimums are not encoded: pixup's inspection measures
@@ -27,7 +28,8 @@ import inspect
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +40,7 @@ import onnxruntime as ort
 import torch
 
 from pixup.errors import ModelError
+from pixup.models.importers.torch.guard import add_size_guard
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,30 @@ def _free_shapes(minimum: int, multiple: int) -> tuple[Shape, Shape, Shape]:
     return first, second, (2, second[1], second[2])
 
 
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Keep the TorchScript exporter from printing the whole IR graph on stdout when an export
+    fails: it switches its C++ log on for every export (it tests the function
+    `_jit_is_onnx_log_enabled` instead of calling it, torch 2.7-2.13). A failed export is an
+    expected step here (the next shape option follows), and the log would flood the terminal."""
+    c_module: Any = torch._C
+    log_fn = getattr(c_module, "_jit_onnx_log", None)
+    if log_fn is None:  # another torch: nothing to quieten
+        yield
+        return
+    c_module._jit_onnx_log = _no_log
+    try:
+        yield
+    finally:
+        c_module._jit_onnx_log = log_fn
+        with suppress(Exception):
+            c_module._jit_set_onnx_log_enabled(False)  # the exporter leaves it on
+
+
+def _no_log(*_args: object) -> None:
+    return None
+
+
 def _run_export(module: torch.nn.Module, example: torch.Tensor, path: Path, *, free: bool) -> None:
     in_axes: dict[int, str] = {}
     out_axes: dict[int, str] = {}
@@ -117,7 +144,7 @@ def _run_export(module: torch.nn.Module, example: torch.Tensor, path: Path, *, f
     kwargs: dict[str, Any] = {}
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False  # torch ≥ 2.5 defaults to the dynamo exporter (needs onnxscript)
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _quiet_exporter():
         # TracerWarnings about Python ints are expected; the checks below decide what they meant.
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -133,22 +160,42 @@ def _run_export(module: torch.nn.Module, example: torch.Tensor, path: Path, *, f
         )
 
 
-def _check(module: torch.nn.Module, path: Path, inputs: Sequence[torch.Tensor]) -> list[float]:
-    """Max |ONNX − PyTorch| for each of `inputs`; raises ModelError when ONNX Runtime fails or a
-    shape differs."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    diffs: list[float] = []
-    for x in inputs:
-        with torch.no_grad():
-            expected = module(x).numpy()
+class _Checker:
+    """Compares the ONNX file at `path` with the PyTorch module on given inputs."""
+
+    def __init__(self, module: torch.nn.Module, path: Path) -> None:
+        self.module = module
+        options = ort.SessionOptions()
+        options.log_severity_level = 4  # failures are reported by the caller, as one line
         try:
-            actual = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as err:
-            raise ModelError(f"ONNX Runtime failed at {tuple(x.shape)}: {_first_line(err)}") from err
-        if actual.shape != expected.shape:
-            raise ModelError(f"output {actual.shape} instead of {expected.shape} at input {tuple(x.shape)}")
-        diffs.append(float(np.max(np.abs(actual - expected))))
-    return diffs
+            raise ModelError(f"ONNX Runtime cannot load the export: {_first_line(err)}") from err
+        self.run_options = ort.RunOptions()
+        self.run_options.log_severity_level = 4
+
+    def differences(self, inputs: Sequence[torch.Tensor]) -> list[float]:
+        """Max |ONNX − PyTorch| for each input; ModelError when either side fails or the output
+        shapes differ."""
+        diffs: list[float] = []
+        for x in inputs:
+            shape = tuple(x.shape)
+            try:
+                with torch.no_grad():  # a copy: some models scale their input in place (RCAN)
+                    expected = self.module(x.clone()).numpy()
+            except ModelError:
+                raise
+            except Exception as err:  # the architecture itself refuses this shape
+                raise ModelError(f"PyTorch failed at {shape}: {_first_line(err)}") from err
+            try:
+                feed = {INPUT_NAME: x.numpy()}
+                actual = self.session.run([OUTPUT_NAME], feed, self.run_options)[0]
+            except Exception as err:
+                raise ModelError(f"ONNX Runtime failed at {shape}: {_first_line(err)}") from err
+            if actual.shape != expected.shape:
+                raise ModelError(f"output {actual.shape} instead of {expected.shape} at input {shape}")
+            diffs.append(float(np.max(np.abs(actual - expected))))
+        return diffs
 
 
 def _too_far(diffs: Sequence[float], shapes: Sequence[Shape], traced: float) -> str | None:
@@ -195,25 +242,33 @@ def _export_free(
     shapes = _free_shapes(minimum, multiple)
     inputs = _random_inputs(channels, shapes)
     try:
-        _run_export(module, inputs[0], path, free=True)
+        _run_export(module, inputs[0].clone(), path, free=True)  # tracing may scale it in place
     except Exception as err:  # tracer and exporter errors
         log.debug("free-size export failed", exc_info=True)
         raise ModelError(f"export failed: {_first_line(err)}") from err
-    diffs = _check(module, path, inputs)
-    reason = _too_far(diffs[:2], shapes[:2], diffs[0])
+    model = onnx.load(str(path))
+    if add_size_guard(model, minimum, multiple):
+        onnx.save(model, str(path))
+    del model
+    checker = _Checker(module, path)
+    diffs = checker.differences(inputs[:2])
+    reason = _too_far(diffs, shapes[:2], diffs[0])
     if reason is not None:
         raise ModelError(reason)
-    if _too_far(diffs[2:], shapes[2:], diffs[0]) is None:
-        return ExportReport("dynamic", None, max(diffs), shapes, ())
-    log.info(
-        "%s mixes the images of a batch (%.2e at %s): pinning its batch to 1", path.name, diffs[2], shapes[2]
-    )
+    try:
+        batch_diff = checker.differences(inputs[2:])
+        batch_reason = _too_far(batch_diff, shapes[2:], diffs[0])
+    except ModelError as err:  # e.g. the PyTorch model itself takes one image at a time
+        batch_reason = str(err)
+    if batch_reason is None:
+        return ExportReport("dynamic", None, max(diffs + batch_diff), shapes, ())
+    log.info("%s: %s; pinning its batch to 1", path.name, batch_reason)
     _pin_batch(path)
-    pinned = _check(module, path, inputs[:2])
+    pinned = _Checker(module, path).differences(inputs[:2])
     reason = _too_far(pinned, shapes[:2], pinned[0])
     if reason is not None:
         raise ModelError(reason)
-    return ExportReport("static-batch", None, max(pinned), shapes[:2], (f"batch 2: {diffs[2]:.2e}",))
+    return ExportReport("static-batch", None, max(pinned), shapes[:2], (f"batch 2: {batch_reason}",))
 
 
 def _export_fixed(
@@ -223,11 +278,11 @@ def _export_fixed(
     shape = (1, side, side)
     inputs = _random_inputs(channels, [shape])
     try:
-        _run_export(module, inputs[0], path, free=False)
+        _run_export(module, inputs[0].clone(), path, free=False)
     except Exception as err:
         log.debug("fixed-size export failed", exc_info=True)
         raise ModelError(f"export failed: {_first_line(err)}") from err
-    diffs = _check(module, path, inputs)
+    diffs = _Checker(module, path).differences(inputs)
     reason = _too_far(diffs, [shape], diffs[0])
     if reason is not None:
         raise ModelError(reason)
