@@ -11,11 +11,14 @@ import os
 import pickle
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper
 
 from pixup.errors import ModelError
 from pixup.models.importers.torch import EXTRA_HINT
@@ -36,6 +39,7 @@ from spandrel.architectures.Compact import Compact
 from spandrel.architectures.DAT import DAT
 from spandrel.architectures.ESRGAN import ESRGAN
 from spandrel.architectures.HAT import HAT
+from spandrel.architectures.OmniSR import OmniSR
 from spandrel.architectures.PLKSR import RealPLKSR
 from spandrel.architectures.RCAN import RCAN
 from spandrel.architectures.SPAN import SPAN
@@ -44,6 +48,7 @@ from spandrel.architectures.SwinIR import SwinIR
 from pixup.engine.session import ModelSession
 from pixup.engine.upscale import upscale_array
 from pixup.models.catalogue import resolve_model
+from pixup.models.importers.torch.guard import add_size_guard
 from pixup.models.importing import import_model
 from tests.models.reference import smooth_image
 
@@ -78,6 +83,10 @@ def _rcan() -> torch.nn.Module:
     return RCAN(scale=2, n_resgroups=1, n_resblocks=2, n_feats=16)
 
 
+def _omnisr() -> torch.nn.Module:
+    return OmniSR(num_feat=16, up_scale=2, window_size=8)
+
+
 def _dat() -> torch.nn.Module:
     return DAT(embed_dim=32, depth=[2], num_heads=[4], split_size=[4, 8], upscale=2, img_size=16)
 
@@ -108,18 +117,38 @@ def _swinir() -> torch.nn.Module:
     )
 
 
-# (spandrel architecture id, builder, scale, file suffix, convolutional). Convolutional models tile
-# seamlessly and export with a free batch; the window-attention ones bake the batch in while
-# tracing, so their export is pinned to batch 1 (checked below).
-ARCHS: list[tuple[str, Callable[[], torch.nn.Module], int, str, bool]] = [
-    ("SPAN", _span, 2, ".pth", True),
-    ("PLKSR", _realplksr, 2, ".safetensors", True),  # spandrel's "PLKSR" covers RealPLKSR
-    ("Compact", _compact, 4, ".safetensors", True),
-    ("ESRGAN", _esrgan, 2, ".pth", True),
-    ("RCAN", _rcan, 2, ".safetensors", True),
-    ("DAT", _dat, 2, ".safetensors", False),
-    ("HAT", _hat, 2, ".pth", False),
-    ("SwinIR", _swinir, 2, ".pth", False),
+@dataclass(frozen=True)
+class Arch:
+    """One architecture under test."""
+
+    id: str
+    """spandrel's architecture id (what the export records)."""
+    build: Callable[[], torch.nn.Module]
+    """A tiny instance with random weights."""
+    scale: int
+    suffix: str
+    """The checkpoint format it is saved in."""
+    seamless: bool
+    """Purely convolutional, receptive field < PAD: tiling must not change a pixel. (Window
+    attention sees different windows in each tile.)"""
+    free_batch: bool
+    """Exports with a free batch. The window-attention models below turn the batch into a Python
+    int while tracing; the batch-2 check catches it (small with random weights: only the relative
+    check sees it) and pins the graph to batch 1, which the engine honours."""
+    min_size: int = 1
+    """Smallest input pixup's inspection finds (spandrel's minimum, enforced by the size guard)."""
+
+
+ARCHS = [
+    Arch("SPAN", _span, 2, ".pth", seamless=True, free_batch=True),
+    Arch("PLKSR", _realplksr, 2, ".safetensors", seamless=True, free_batch=True),  # RealPLKSR
+    Arch("Compact", _compact, 4, ".safetensors", seamless=True, free_batch=True),
+    Arch("ESRGAN", _esrgan, 2, ".pth", seamless=True, free_batch=True, min_size=2),
+    Arch("RCAN", _rcan, 2, ".safetensors", seamless=True, free_batch=True),
+    Arch("OmniSR", _omnisr, 2, ".pth", seamless=False, free_batch=True, min_size=16),
+    Arch("DAT", _dat, 2, ".safetensors", seamless=False, free_batch=False, min_size=16),
+    Arch("HAT", _hat, 2, ".pth", seamless=False, free_batch=False, min_size=16),
+    Arch("SwinIR", _swinir, 2, ".pth", seamless=False, free_batch=False, min_size=16),
 ]
 
 
@@ -194,65 +223,99 @@ def _test_image(height: int, width: int) -> np.ndarray:
     return np.rint(pixels * 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize(
-    ("arch", "builder", "scale", "suffix", "convolutional"), ARCHS, ids=[a[0] for a in ARCHS]
-)
-def test_import_runs_like_pytorch(
-    home: Path,
-    tmp_path: Path,
-    arch: str,
-    builder: Callable[[], torch.nn.Module],
-    scale: int,
-    suffix: str,
-    convolutional: bool,
-) -> None:
-    net = _build(builder, tmp_path / f"4x_{arch.lower()}{suffix}")
-    model = import_model(tmp_path / f"4x_{arch.lower()}{suffix}")
+@pytest.mark.parametrize("arch", ARCHS, ids=[a.id for a in ARCHS])
+def test_import_runs_like_pytorch(home: Path, tmp_path: Path, arch: Arch) -> None:
+    source = tmp_path / f"4x_{arch.id.lower()}{arch.suffix}"
+    net = _build(arch.build, source)
+    model = import_model(source)
 
-    assert model.id == f"4x_{arch.lower()}"
+    assert model.id == f"4x_{arch.id.lower()}"
     assert model.kind == "torch"
     assert model.path == home / "models" / f"{model.id}.onnx" and model.path.is_file()
-    assert model.scale == scale
+    assert (model.scale, model.min_size, model.multiple, model.fixed_shape) == (
+        arch.scale,
+        arch.min_size,
+        1,
+        None,
+    )
     assert (model.in_channels, model.out_channels, model.dtype, model.layout) == (3, 3, "float32", "NCHW")
-    assert model.fixed_shape is None  # every one of these exports with free sizes
     assert (
         model.notes[0].startswith("PyTorch ") and " (SR) exported to ONNX; max difference " in model.notes[0]
     )
     assert resolve_model(model.id).onnx_path == model.path
     proto = onnx.load(str(model.path))
-    assert [i.name for i in proto.graph.input] == ["input"] and [o.name for o in proto.graph.output] == [
-        "output"
-    ]
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert [o.name for o in proto.graph.output] == ["output"]
     metadata = {p.key: p.value for p in proto.metadata_props}
-    assert metadata["pixup_architecture"] == arch
+    assert metadata["pixup_architecture"] == arch.id
     batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
-    if convolutional:
+    if arch.free_batch:
         assert metadata["pixup_export_shape"] == "dynamic" and batch_dim.dim_param == "batch"
         assert "batch size fixed at 1" not in model.notes
     else:
-        # The batch-2 check caught the mixing (small with random weights: only the relative check
-        # sees it) and the graph was pinned to batch 1, which the engine honours.
         assert metadata["pixup_export_shape"] == "static-batch" and batch_dim.dim_value == 1
         assert "batch size fixed at 1" in model.notes
+
+    if arch.min_size > 1:
+        # Below spandrel's minimum, the size guard answers with an ordinary error. Without it,
+        # OmniSR's traced `size // window` divides by zero inside ONNX Runtime at ≤ 8 px: a SIGFPE
+        # that kills the process (pixup's inspection probes 1×1 first).
+        plain = ort.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
+        for side in (1, arch.min_size - 1):
+            with pytest.raises(Exception, match="Reshape"):
+                plain.run(None, {"input": np.full((1, 3, side, side), 0.5, np.float32)})
 
     session = ModelSession.open(model.path, precision="exact", providers=["CPUExecutionProvider"])
     try:
         for height, width in IMAGE_SIZES:
             image = _test_image(height, width)
-            expected = _torch_reference(net, image, scale)
+            expected = _torch_reference(net, image, arch.scale)
             assert expected.std() > 10  # the comparison below has something to compare
             # One tile (tile ≥ image): exactly the input PyTorch saw above.
             actual = upscale_array(image, session, tile=256, pad=PAD)
-            assert actual.shape == (height * scale, width * scale, 3)
+            assert actual.shape == (height * arch.scale, width * arch.scale, 3)
             diff = np.abs(actual.astype(np.int16) - expected.astype(np.int16))
-            assert diff.max() <= 2, f"{arch} {height}×{width}: max diff {diff.max()}"
+            assert diff.max() <= 2, f"{arch.id} {height}×{width}: max diff {diff.max()}"
             assert diff.mean() < 0.05
-            if convolutional:  # receptive field < PAD: tiles must not change a pixel more
+            if arch.seamless:
                 tiled = upscale_array(image, session, tile=16, pad=PAD)
                 tiled_diff = np.abs(tiled.astype(np.int16) - expected.astype(np.int16))
-                assert tiled_diff.max() <= 2, f"{arch} tiled {height}×{width}: max diff {tiled_diff.max()}"
+                assert tiled_diff.max() <= 2, f"{arch.id} tiled {height}×{width}: max diff {tiled_diff.max()}"
     finally:
         session.close()
+
+
+def _identity_model() -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["input"], ["output"])],
+        "identity",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_size_guard_minimum_and_step() -> None:
+    model = _identity_model()
+    assert add_size_guard(model, minimum=16, multiple=8)
+    onnx.checker.check_model(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for height, width, ok in [
+        (16, 16, True),
+        (24, 40, True),
+        (8, 16, False),
+        (16, 20, False),
+        (17, 24, False),
+    ]:
+        x = np.random.default_rng(0).random((2, 3, height, width), dtype=np.float32)
+        if ok:
+            np.testing.assert_array_equal(session.run(None, {"input": x})[0], x)
+        else:
+            with pytest.raises(Exception, match="Reshape"):
+                session.run(None, {"input": x})
+    assert not add_size_guard(_identity_model(), minimum=0, multiple=1)  # nothing to guard
 
 
 def test_name_and_overwrite(home: Path, tmp_path: Path) -> None:
