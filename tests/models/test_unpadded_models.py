@@ -35,8 +35,9 @@ def loaded(request: pytest.FixtureRequest, home: Path) -> tuple[ModelSession, fl
     mp = pytest.MonkeyPatch()
     mp.setenv("PIXUP_HOME", str(home))
     model_id, scale, border, multiple = request.param
-    session = ModelSession.open(resolve_model(model_id).onnx_path, precision="exact",
-                                providers=["CPUExecutionProvider"])
+    session = ModelSession.open(
+        resolve_model(model_id).onnx_path, precision="exact", providers=["CPUExecutionProvider"]
+    )
     yield session, scale, border, multiple
     session.close()
     mp.undo()
