@@ -35,6 +35,7 @@ except ModelError as err:
 
 import safetensors.torch
 import torch
+from spandrel.architectures.ATD import ATD
 from spandrel.architectures.Compact import Compact
 from spandrel.architectures.DAT import DAT
 from spandrel.architectures.ESRGAN import ESRGAN
@@ -283,6 +284,31 @@ def test_import_runs_like_pytorch(home: Path, tmp_path: Path, arch: Arch) -> Non
                 assert tiled_diff.max() <= 2, f"{arch.id} tiled {height}×{width}: max diff {tiled_diff.max()}"
     finally:
         session.close()
+
+
+def test_architecture_that_does_not_export(home: Path, tmp_path: Path) -> None:
+    """ATD sorts its tokens with an op the TorchScript exporter cannot write at any shape: a clear
+    error, nothing stored."""
+    torch.manual_seed(0)
+    net = ATD(
+        embed_dim=12,
+        depths=(2,),
+        num_heads=(2,),
+        window_size=4,
+        category_size=16,
+        num_tokens=8,
+        upscale=2,
+        upsampler="pixelshuffledirect",
+        img_size=16,
+    )
+    _save(net, tmp_path / "atd.pth")
+    with pytest.raises(ModelError) as err:
+        import_model(tmp_path / "atd.pth")
+    assert str(err.value) == (
+        "the model could not be exported to ONNX faithfully "
+        "(export failed: Unsupported: ONNX export of operator Sort, Out parameter is not supported.)"
+    )
+    assert not (home / "models").exists() or not any((home / "models").iterdir())
 
 
 def _identity_model() -> onnx.ModelProto:

@@ -96,7 +96,10 @@ class _ImageModule(torch.nn.Module):
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__
+    if not text:
+        return type(err).__name__
+    # torch's exporter appends a plea to file an issue: not for pixup's users.
+    return text.splitlines()[0].split(" Please feel free to request support")[0][:200]
 
 
 def _align_up(value: int, step: int) -> int:
@@ -263,6 +266,7 @@ def _export_free(
     if batch_reason is None:
         return ExportReport("dynamic", None, max(diffs + batch_diff), shapes, ())
     log.info("%s: %s; pinning its batch to 1", path.name, batch_reason)
+    del checker  # its session must not hold the file being rewritten
     _pin_batch(path)
     pinned = _Checker(module, path).differences(inputs[:2])
     reason = _too_far(pinned, shapes[:2], pinned[0])
@@ -299,22 +303,24 @@ def export_onnx(descriptor: Any, path: Path, metadata: dict[str, str] | None = N
     module = _ImageModule(descriptor.model, call).eval()
     requirements = descriptor.size_requirements
     size_args = (descriptor.input_channels, path, requirements.minimum, requirements.multiple_of)
-    rejected: list[str] = []
+    free_failure: str | None = None
     report: ExportReport | None = None
     if not requirements.square:
         try:
             report = _export_free(module, *size_args)
         except ModelError as err:
             log.info("free-size export of %s rejected: %s", path.name, err)
-            rejected.append(f"free sizes: {err}")
+            free_failure = str(err)
     if report is None:
         try:
             report = _export_fixed(module, *size_args)
         except ModelError as err:
-            raise ModelError(f"the model could not be exported to ONNX faithfully ({err})") from None
-        report = ExportReport(
-            report.mode, report.fixed_side, report.max_diff, report.checked, tuple(rejected)
-        )
+            reason = str(err)
+            if free_failure is not None and free_failure != reason:
+                reason = f"free sizes: {free_failure}; fixed size: {reason}"
+            raise ModelError(f"the model could not be exported to ONNX faithfully ({reason})") from None
+        rejected = () if free_failure is None else (f"free sizes: {free_failure}",)
+        report = ExportReport(report.mode, report.fixed_side, report.max_diff, report.checked, rejected)
     _stamp(path, {**(metadata or {}), "pixup_export_shape": report.mode})
     log.info(
         "exported %s (%s), max diff %.2e over %s", path.name, report.mode, report.max_diff, report.checked
