@@ -15,6 +15,7 @@ import pytest
 from pixup.engine.providers import Precision
 from pixup.engine.session import ModelSession
 from pixup.models import slot as slot_module
+from pixup.models.catalogue import ResolvedModel
 from pixup.models.slot import PRELOAD_DEBOUNCE_S, ModelSlot
 from tests.engine import graphs
 
@@ -27,7 +28,8 @@ class _RecordingOpener:
         self.delay = delay
         self.lock = threading.Lock()
 
-    def __call__(self, path: Path, precision: Precision) -> ModelSession:
+    def __call__(self, model: ResolvedModel, precision: Precision) -> ModelSession:
+        path = model.onnx_path
         time.sleep(self.delay)  # stands in for a big model's load time
         session = ModelSession.open(path, precision="exact", providers=["CPUExecutionProvider"])
         with self.lock:

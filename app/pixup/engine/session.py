@@ -164,6 +164,7 @@ class ModelSession:
         self.model_path = model_path
         self._session: ort.InferenceSession | None = session
         self._spec = spec
+        self._spec_known = False  # True when the spec came from a guarded inspection
         self._plan = tuple(plan)
         self._index = index
         self.precision: Precision = precision
@@ -185,8 +186,12 @@ class ModelSession:
         threads: int | None = None,
         *,
         plan: Sequence[ProviderChoice] | None = None,
+        spec: ModelSpec | None = None,
     ) -> ModelSession:
         """Load `model_path` on the best provider that works.
+
+        `spec`: a ModelSpec already known for this file (inspected earlier, e.g. in a child process
+        that a crashing model could not take down); the probe runs are then skipped.
 
         `providers` restricts and orders the providers tried (names as ONNX Runtime spells them);
         None = every provider this machine offers, best first (`providers.provider_plan`).
@@ -201,7 +206,7 @@ class ModelSession:
             plan = provider_plan(precision, threads=threads, cache_dir=None)
         else:
             plan = plan_for(providers, precision, threads=threads)
-        return cls._open_from(model_path, plan, 0, precision, threads, [])
+        return cls._open_from(model_path, plan, 0, precision, threads, [], spec)
 
     @classmethod
     def _open_from(
@@ -212,13 +217,14 @@ class ModelSession:
         precision: Precision,
         threads: int | None,
         notices: list[str],
+        known_spec: ModelSpec | None = None,
     ) -> ModelSession:
         last_error: ModelError | None = None
         for index in range(start, len(plan)):
             choice = plan[index]
             try:
                 session = _create(model_path, choice, threads)
-                spec = inspect_session(session)
+                spec = known_spec if known_spec is not None else inspect_session(session)
             except (_ProviderFailed, ProbeError) as err:
                 last_error = err if isinstance(err, ProbeError) else None
                 log.warning("%s failed for %s: %s", choice.description, model_path.name, err)
@@ -233,7 +239,9 @@ class ModelSession:
             if notices:  # something failed before this provider: say where we ended up
                 notices.append(f"Running on {choice.description} instead.")
             log.info("loaded %s on %s", model_path.name, choice.description)
-            return cls(model_path, session, spec, plan, index, precision, threads, notices)
+            made = cls(model_path, session, spec, plan, index, precision, threads, notices)
+            made._spec_known = known_spec is not None
+            return made
         if last_error is not None:
             raise last_error
         raise EngineError(f"no execution provider could run {model_path.name}")
@@ -328,7 +336,8 @@ class ModelSession:
         notices = [*self.notices, f"{_device_name(self.choice)} failed; switching to the next device."]
         try:
             return ModelSession._open_from(
-                self.model_path, self._plan, self._index + 1, self.precision, self._threads, notices
+                self.model_path, self._plan, self._index + 1, self.precision, self._threads, notices,
+                self._spec if self._spec_known else None,
             )
         except (ModelError, EngineError) as err:
             log.warning("no fallback provider for %s: %s", self.model_path.name, err)

@@ -37,6 +37,7 @@ from pixup.imaging.atomic import atomic_write
 from pixup.models.bundled import bundled_model
 from pixup.models.cache import converted_model
 from pixup.models.importers.torch import TORCH_SUFFIXES, convert_torch
+from pixup.models.probe import guarded_spec
 from pixup.paths import user_paths
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,11 @@ def _inspect(model_path: Path) -> ModelSpec:
     """Open the model as the engine would (CPU provider, exact precision): ModelError when it is
     not a usable image-to-image model."""
     try:
-        session = ModelSession.open(model_path, precision="exact", providers=["CPUExecutionProvider"])
+        # In a child process: a model that crashes ONNX Runtime must not take pixup down.
+        spec = guarded_spec(model_path)
+        session = ModelSession.open(
+            model_path, precision="exact", providers=["CPUExecutionProvider"], spec=spec
+        )
     except ModelError:
         raise
     except PixupError as err:  # EngineError: nothing could run it

@@ -20,17 +20,21 @@ import psutil
 from pixup.engine.providers import Precision
 from pixup.engine.session import ModelSession
 from pixup.models.catalogue import ResolvedModel, resolve_model
+from pixup.models.probe import guarded_spec
 
 log = logging.getLogger(__name__)
 
 PRELOAD_DEBOUNCE_S = 0.3
 MIN_RAM_FOR_PRELOAD = 2 * 1024**3
 
-SessionOpener = Callable[[Path, Precision], ModelSession]
+SessionOpener = Callable[[ResolvedModel, Precision], ModelSession]
 
 
-def _open_session(path: Path, precision: Precision) -> ModelSession:
-    return ModelSession.open(path, precision=precision)
+def _open_session(model: ResolvedModel, precision: Precision) -> ModelSession:
+    # A user's model is inspected in a child process first (cached): if it crashes ONNX Runtime
+    # at a probe size, only the child dies. pixup's own conversions need no guard.
+    spec = guarded_spec(model.onnx_path) if model.source != "bundled" else None
+    return ModelSession.open(model.onnx_path, precision=precision, spec=spec)
 
 
 def total_ram() -> int:
@@ -75,7 +79,7 @@ class ModelSlot:
                 if self._key == key and self._session is not None:
                     return model, self._session
             self._drop()
-            session = self._opener(model.onnx_path, precision)
+            session = self._opener(model, precision)
             with self._lock:
                 self._key, self._session, self._model = key, session, model
                 self.loads += 1

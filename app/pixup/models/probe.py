@@ -1,0 +1,114 @@
+"""Inspect a user's model in a child process first, so a model that crashes ONNX Runtime cannot
+take pixup down with it.
+
+Some third-party exports divide by zero or abort natively at sizes they cannot take (seen: an
+OmniSR export raises SIGFPE at ≤ 8 px), and inspection probes tiny sizes on purpose. The child
+probes on the CPU provider and prints the ModelSpec as JSON; the parent caches it by the file's
+content hash and hands it to ModelSession.open, which then skips its own probes. Bundled models are
+converted by pixup and need no guard.
+
+Run as a module: `python -m pixup.models.probe MODEL.onnx` (what the parent does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pixup.engine.spec import ModelSpec
+from pixup.errors import ModelError, PixupError
+from pixup.paths import user_paths
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 300
+SPEC_CACHE_VERSION = 1
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256(f"spec-v{SPEC_CACHE_VERSION}".encode())
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:24]
+
+
+def _cache_file(digest: str) -> Path:
+    return user_paths().cache / "specs" / f"{digest}.json"
+
+
+def _load_cached(file: Path) -> ModelSpec | None:
+    try:
+        return ModelSpec(**json.loads(file.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None  # absent or damaged: probe again
+
+
+def _store(file: Path, spec: ModelSpec) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(dataclasses.asdict(spec), handle)
+    os.replace(tmp, file)
+
+
+def guarded_spec(model_path: Path) -> ModelSpec:
+    """The ModelSpec of `model_path`, inspected in a child process (cached by content).
+
+    Raises ModelError with one line when the model is unusable, crashed the child, or hung."""
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelError(f"model file not found: {model_path}")
+    cache = _cache_file(_digest(model_path))
+    cached = _load_cached(cache)
+    if cached is not None:
+        return cached
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pixup.models.probe", str(model_path)],
+            capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(f"{model_path.name}: inspecting the model took over {PROBE_TIMEOUT_S} s") from None
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        raise ModelError(
+            f"{model_path.name} crashed ONNX Runtime while pixup inspected it ({name}); it cannot be used"
+        )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        errors = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise ModelError(errors[-1] if errors else f"{model_path.name}: inspection failed")
+    spec = ModelSpec(**json.loads(lines[-1]))
+    try:
+        _store(cache, spec)
+    except OSError as err:  # a read-only cache only costs a probe next time
+        log.warning("cannot cache the spec of %s: %s", model_path.name, err)
+    return spec
+
+
+def _child(path: str) -> int:
+    from pixup.engine.session import ModelSession
+
+    try:
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(4)
+        with ModelSession.open(Path(path), precision="exact", providers=["CPUExecutionProvider"]) as session:
+            print(json.dumps(dataclasses.asdict(session.spec)), flush=True)
+    except PixupError as err:
+        print(str(err), file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child(sys.argv[1]))
