@@ -21,7 +21,10 @@ from pixup.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-EXTRA_HINT = "importing PyTorch models needs the optional extra: pip install 'pixup[torch]'"
+EXTRA_HINT = (
+    "importing PyTorch models needs the optional extra: "
+    "pip install 'pixup[torch]' && pip install --no-deps spandrel (or: bash scripts/install.sh --torch)"
+)
 
 _STUB_MODULES = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional")
 _lock = threading.Lock()
