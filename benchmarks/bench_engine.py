@@ -263,6 +263,12 @@ class Series:
         }
 
 
+def paired(slow: Series, fast: Series) -> float:
+    """Median over rounds of slow_wall / fast_wall, each pair measured in the same round (seconds
+    apart): a speed ratio steadier than a ratio of medians when the machine's load drifts."""
+    return median([s / f for s, f in zip(slow.wall, fast.wall, strict=True)])
+
+
 def stopwatch(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     """(wall s, process CPU s, result) of fn(), after a garbage collection."""
     gc.collect()
@@ -537,7 +543,7 @@ def vm_hwm() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def memory_child(model: Path, width: int, height: int) -> None:
+def memory_child(model: Path, width: int, height: int, tile: int | None) -> None:
     """Runs in a fresh process: load the default plan, upscale once, print one JSON line."""
     import psutil
 
@@ -556,7 +562,7 @@ def memory_child(model: Path, width: int, height: int) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    tile = auto_tile_size(session, 1)
+    tile = tile or auto_tile_size(session, 1)
     started = time.perf_counter()
     out = upscale_array(pixels, session, tile=tile)
     wall = time.perf_counter() - started
@@ -581,7 +587,7 @@ def memory_child(model: Path, width: int, height: int) -> None:
     )
 
 
-def measure_memory(model: Path, width: int, height: int) -> dict[str, Any]:
+def measure_memory(model: Path, width: int, height: int, tile: int | None) -> dict[str, Any]:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -591,6 +597,7 @@ def measure_memory(model: Path, width: int, height: int) -> dict[str, Any]:
         str(width),
         "--memory-height",
         str(height),
+        *(["--memory-tile", str(tile)] if tile else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
@@ -624,11 +631,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cancel-size", type=int, default=0, help="cancelled image side (default 768)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-tile", type=int, default=0, help="tile of the memory run (default: auto)")
     parser.add_argument("--memory-width", type=int, default=2000, help=argparse.SUPPRESS)
     parser.add_argument("--memory-height", type=int, default=1500, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child is not None:
-        memory_child(args.memory_child, args.memory_width, args.memory_height)
+        memory_child(args.memory_child, args.memory_width, args.memory_height, args.memory_tile or None)
         return 0
 
     settings = settings_from(args)
@@ -657,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "memory" in settings.parts:
         width, height = settings.memory_size
         log(f"memory: {width}×{height} → ×4 in a child process")
-        memory = measure_memory(model, width, height)
+        memory = measure_memory(model, width, height, args.memory_tile or None)
 
     configs: list[Config] = []
     if settings.parts & {"throughput", "cancel"}:
@@ -710,7 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for config in configs:
             if "fast" not in config.precisions:
                 continue
-            log(f"cancel: {config.session.description}, {settings.cancels} cancels")
+            log(f"cancel: {config.name}, {settings.cancels} cancels")
             cancels[config.provider] = measure_cancels(config.session, cancel_pixels, settings.cancels, rng)
 
     throughput_configs = configs if "throughput" in settings.parts else []
@@ -719,7 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # -------- figures
     throughput: list[dict[str, Any]] = []
-    best: tuple[float, str] = (0.0, "")
+    best: tuple[float, str, Series | None] = (0.0, "", None)
     for config in throughput_configs:
         whole = config.series["whole"]
         entry: dict[str, Any] = {
@@ -739,14 +747,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 entry[key] |= {
                     "tile": series.tile,
                     "tiles": series.tiles,
-                    "vs_whole": round(series.mp_s / whole.mp_s, 3),
-                    "vs_naive": round(series.mp_s / naive.mp_s, 3),
+                    "vs_whole": round(paired(whole, series), 3),
+                    "vs_naive": round(paired(naive, series), 3),
+                    "vs_whole_of_medians": round(series.mp_s / whole.mp_s, 3),
+                    "vs_naive_of_medians": round(series.mp_s / naive.mp_s, 3),
                     "overlap_bound": round(bound, 3),
-                    "vs_whole_over_bound": round(series.mp_s / whole.mp_s / bound, 3),
+                    "vs_whole_over_bound": round(paired(whole, series) / bound, 3),
                     "infer_share": round(median(series.infer) / median(series.wall), 3),
                 }
                 if series.mp_s > best[0]:
-                    best = (series.mp_s, f"{config.name} {series.label}")
+                    best = (series.mp_s, f"{config.name} {series.label}", series)
         throughput.append(entry)
     report["throughput"] = throughput
     report["ncnn"] = {
@@ -754,9 +764,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for (label, s), net in zip(ncnn_series.items(), nets, strict=False)
     }
     report["ncnn_checks"] = ncnn_checks
-    if best[0] > 0 and ncnn_series:
+    if best[2] is not None and ncnn_series:
         report["pixup_best"] = {"mp_s": round(best[0], 5), "what": best[1]}
-        report["pixup_best_vs_ncnn"] = {label: round(best[0] / s.mp_s, 3) for label, s in ncnn_series.items()}
+        report["pixup_best_vs_ncnn"] = {
+            label: round(paired(s, best[2]), 3) for label, s in ncnn_series.items()
+        }
+        report["pixup_best_vs_ncnn_of_medians"] = {
+            label: round(best[0] / s.mp_s, 3) for label, s in ncnn_series.items()
+        }
     report["cancel"] = {provider: c.figures() for provider, c in cancels.items()}
     report["memory"] = memory
     report["machine"]["load1_end"] = round(load_average(), 2)
@@ -816,7 +831,8 @@ def print_report(report: dict[str, Any], settings: Settings) -> None:
         print(
             "targets: pipeline ÷ whole ≥ 0.9, pipeline ÷ naive > 1. 'overlap bound' = input pixels ÷ pixels "
             "computed with the 32 px context: the most any tiled run can reach against one whole-image run. "
-            "CPU MP/s: per second of this process's CPU time (less sensitive to other load, blind to stalls)."
+            "CPU MP/s: per second of this process's CPU time (steadier under other load, blind to stalls). "
+            "Ratios are paired: the median over rounds of the ratio of the two runs of the same round."
         )
         for entry in report["throughput"]:
             for check, (worst, mean) in entry["checks"].items():
