@@ -92,3 +92,19 @@ def test_output_resembles_input(loaded: tuple[ModelSession, float, int, int]) ->
     s = round(scale)
     back = out.reshape(48, s, 40, s, 3).mean(axis=(1, 3))
     assert np.abs(back - image).mean() < 12
+
+
+@pytest.mark.parametrize("model_id", ["realcugan-pro-x2", "realcugan-se-x2"])
+def test_openvino_after_inspection_matches_cpu(
+    home: Path, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inspection's failed probe runs used to leave OpenVINO returning NaN / 1e25 on Real-CUGAN."""
+    monkeypatch.setenv("PIXUP_HOME", str(home))
+    path = resolve_model(model_id).onnx_path
+    image = _image(40, 52, seed=7)
+    outs = []
+    for provider in ("OpenVINOExecutionProvider", "CPUExecutionProvider"):
+        with ModelSession.open(path, precision="exact", providers=[provider]) as session:
+            assert session.provider == provider
+            outs.append(upscale_array(image, session, tile=64).astype(np.int16))
+    assert np.abs(outs[0] - outs[1]).max() <= 2

@@ -225,6 +225,12 @@ class ModelSession:
             try:
                 session = _create(model_path, choice, threads)
                 spec = known_spec if known_spec is not None else inspect_session(session)
+                if known_spec is None and choice.name == OPENVINO:
+                    # Failed probe runs at sizes the model refuses leave OpenVINO's compiled model
+                    # in a bad state (later valid runs return NaN or ~1e25, seen on Real-CUGAN):
+                    # start from a fresh session for the real work.
+                    del session
+                    session = _create(model_path, choice, threads)
             except (_ProviderFailed, ProbeError) as err:
                 last_error = err if isinstance(err, ProbeError) else None
                 log.warning("%s failed for %s: %s", choice.description, model_path.name, err)
@@ -381,7 +387,13 @@ class ModelSession:
 
     def _from_model(self, result: np.ndarray) -> np.ndarray:
         y = result.transpose(0, 3, 1, 2) if self._spec.layout == "NHWC" else result
-        return np.ascontiguousarray(y, dtype=np.float32)
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        # NaN or inf would be cast to arbitrary pixels: refuse them (a broken model or device).
+        if not np.isfinite(y).all():
+            raise EngineError(
+                f"the model produced invalid values (NaN/inf) on {_device_name(self.choice)}"
+            )
+        return y
 
     def _translate(self, err: BaseException) -> Exception:
         if is_out_of_memory(err):
