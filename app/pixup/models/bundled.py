@@ -40,6 +40,9 @@ class BundledModel:
     """Scale as named by the pack (a label: the engine probes the real one)."""
     denoise_level: int | None = None
     """Denoise strength the model was trained for (waifu2x 0-3, Real-CUGAN 1-3), None if it has none."""
+    input_residual: int = 0
+    """When > 0, the network outputs a residual only and its runtime adds the input upscaled by this
+    factor (nearest): Real-CUGAN 4×. The converted ONNX gets that step appended."""
 
     @property
     def package(self) -> str:
@@ -185,6 +188,7 @@ def _realcugan() -> list[BundledModel]:
                 f"Real-CUGAN {name}: an anime and illustration upscaler ({about}).",
                 nominal_scale=scale,
                 denoise_level=level,
+                input_residual=4 if scale == 4 else 0,
             )
         )
     return models

@@ -18,10 +18,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+import onnx
 
 from pixup.errors import ModelError
 from pixup.models.importers.ncnn import CONVERTER_VERSION, convert_ncnn
@@ -220,3 +222,24 @@ def converted_model(param: Path, bin_path: Path) -> Path:
     except OSError as exc:
         raise ModelError(f"cannot write the converted model to {folder}: {exc.strerror or exc}") from None
     return entry.onnx_path
+
+
+def derived_model(base: Path, tag: str, transform: Callable[[onnx.ModelProto], onnx.ModelProto]) -> Path:
+    """A cached variant of a converted model (`base` with `transform` applied), stored beside it
+    as `<key>.<tag>.onnx` with the same sha256 sidecar check as the base entry."""
+    path = base.with_name(f"{base.stem}.{tag}.onnx")
+    entry = CacheEntry(f"{base.stem}.{tag}", path, path.with_suffix(".json"))
+    if _is_valid(entry):
+        return path
+    try:
+        with _exclusive(path.with_suffix(".lock")):
+            if _is_valid(entry):
+                return path
+            data = transform(onnx.load(str(base))).SerializeToString()
+            _atomic_write(path, data)
+            record = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "base": base.name}
+            _atomic_write(entry.sidecar, json.dumps(record, indent=2).encode("utf-8"))
+    except OSError as exc:
+        where = path.parent
+        raise ModelError(f"cannot write the converted model to {where}: {exc.strerror or exc}") from None
+    return path

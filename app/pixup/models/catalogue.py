@@ -15,7 +15,8 @@ from typing import Literal
 
 from pixup.errors import ModelError
 from pixup.models.bundled import BundledModel, available_bundled, bundled_model
-from pixup.models.cache import converted_model, is_cached
+from pixup.models.cache import converted_model, derived_model, is_cached
+from pixup.models.importers.ncnn.residual import add_input_residual
 from pixup.paths import user_paths
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ class ModelEntry:
 
 def _resolve_bundled(model: BundledModel) -> ResolvedModel:
     onnx_path = converted_model(*model.files())
+    if model.input_residual:
+        factor = model.input_residual
+        onnx_path = derived_model(
+            onnx_path, f"residual{factor}", lambda m: add_input_residual(m, factor)
+        )
     return ResolvedModel(model.id, model.display_name, onnx_path, "bundled", model.scenario)
 
 
