@@ -52,11 +52,13 @@ def test_catalogue_ids_and_scenarios() -> None:
     ids = [m.id for m in BUNDLED]
     assert len(ids) == len(set(ids)) == 41
     assert DEFAULT_MODEL_ID == "realesr-animevideov3-x4" and DEFAULT_MODEL_ID in ids
-    scenarios = {m.id: m.scenario for m in BUNDLED if m.scenario and m.scenario != "Fix Compression"}
+    scenarios = {m.id: m.scenario for m in BUNDLED if m.scenario}
     assert scenarios == {
         "realesr-animevideov3-x4": "Universal Fast",
-        "realesrgan-x4plus": "Universal Quality",
-        "realesrgan-x4plus-anime": "Digital Art",
+        "waifu2x-photo-x2": "Universal Balanced",
+        "waifu2x-cunet-x2": "Universal Quality, Digital Art",
+        "waifu2x-cunet-x1-denoise1": "Fix Compression",
+        "waifu2x-cunet-x1-denoise2": "Fix Compression",
     }
     for model in BUNDLED:
         param, weights = model.files()  # every pack is installed in the dev environment
@@ -139,7 +141,8 @@ def test_list_models(home: Path, tmp_path: Path) -> None:
     ids = [e.id for e in entries]
     assert ids == [m.id for m in available_bundled()] + ["mine", "upscayl-custom"]
     by_id = {e.id: e for e in entries}
-    assert by_id["realesrgan-x4plus"].scenario == "Universal Quality"
+    assert by_id["waifu2x-cunet-x2"].scenario == "Universal Quality, Digital Art"
+    assert by_id["realesrgan-x4plus"].scenario is None
     assert by_id["realesrgan-x4plus-anime"].scenario == "Digital Art"
     assert by_id[DEFAULT_MODEL_ID].nominal_scale == 4 and by_id[DEFAULT_MODEL_ID].path is None
     assert (by_id["mine"].source, by_id["mine"].converted) == ("onnx", True)
@@ -151,3 +154,15 @@ def test_list_models(home: Path, tmp_path: Path) -> None:
     by_id = {e.id: e for e in list_models()}
     assert by_id[DEFAULT_MODEL_ID].converted and by_id["upscayl-custom"].converted
     assert not by_id["realesrgan-x4plus"].converted
+
+
+def test_scenarios_follow_the_measured_table() -> None:
+    """bundled.py serves the scenarios that benchmarks/model_table.py measured and stored."""
+    import json
+
+    from pixup.models.bundled import REPAIR_MODELS, SCENARIO_MODELS
+
+    stored = json.loads((Path(__file__).parents[2] / "models" / "scenarios.json").read_text())["scenarios"]
+    assert {k: v["model"] for k, v in stored.items() if k != "Fix Compression"} == SCENARIO_MODELS
+    bands = stored["Fix Compression"]["bands"]
+    assert list(REPAIR_MODELS) == [(b["strength_from"], b["strength_to"], b["model"]) for b in bands]

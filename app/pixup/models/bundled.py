@@ -6,6 +6,7 @@ label for people; the engine measures the real one with a probe run.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import importlib.util
 from dataclasses import dataclass
@@ -77,7 +78,6 @@ def _realesrgan() -> list[BundledModel]:
             REALESRGAN,
             "REALESRGAN_ANIMAVIDEOV3_UP4X",
             f"{video}.",
-            scenario="Universal Fast",
         ),
         BundledModel(
             "realesr-animevideov3-x3",
@@ -101,7 +101,6 @@ def _realesrgan() -> list[BundledModel]:
             REALESRGAN,
             "REALESRGAN_X4PLUS_UP4X",
             "Real-ESRGAN x4plus: the large RRDB network for photos and general images; slow, best detail.",
-            scenario="Universal Quality",
         ),
         BundledModel(
             "realesrgan-x4plus-anime",
@@ -109,7 +108,6 @@ def _realesrgan() -> list[BundledModel]:
             REALESRGAN,
             "REALESRGAN_X4PLUSANIME_UP4X",
             "Real-ESRGAN x4plus anime 6B: a smaller RRDB network tuned for drawings, anime and digital art.",
-            scenario="Digital Art",
         ),
     ]
 
@@ -152,7 +150,6 @@ def _waifu2x() -> list[BundledModel]:
                 WAIFU2X,
                 f"WAIFU2X_CUNET_UP1X{file_sfx}",
                 f"waifu2x CUNet without upscaling: removes JPEG noise (level {level}).",
-                scenario="Fix Compression",
                 nominal_scale=1,
                 denoise_level=level,
             )
@@ -194,7 +191,39 @@ def _realcugan() -> list[BundledModel]:
     return models
 
 
-BUNDLED: tuple[BundledModel, ...] = (*_realesrgan(), *_waifu2x(), *_realcugan())
+SCENARIO_MODELS: dict[str, str] = {
+    "Universal Fast": "realesr-animevideov3-x4",
+    "Universal Balanced": "waifu2x-photo-x2",
+    "Universal Quality": "waifu2x-cunet-x2",
+    "Digital Art": "waifu2x-cunet-x2",
+}
+"""Which model serves each scenario: the picks measured by benchmarks/model_table.py (PSNR/SSIM on
+held-out photos and drawings at ×4, and speed on CPU), stored in models/scenarios.json; a test keeps
+the two in step. The table and the reasons are in models/model_table.md."""
+
+REPAIR_MODELS: tuple[tuple[int, int, str], ...] = (
+    (1, 33, "waifu2x-cunet-x1-denoise1"),
+    (34, 66, "waifu2x-cunet-x1-denoise2"),
+    (67, 100, "waifu2x-cunet-x1-denoise2"),
+)
+"""Fix compression: repair strength bands (inclusive) and the 1× denoise model for each, measured
+on JPEGs at quality 75 / 50 / 30; strength 0 runs no repair pass."""
+
+
+def _with_scenarios(models: list[BundledModel]) -> tuple[BundledModel, ...]:
+    labels: dict[str, list[str]] = {}
+    for scenario, model_id in SCENARIO_MODELS.items():
+        labels.setdefault(model_id, []).append(scenario)
+    for _, _, model_id in REPAIR_MODELS:
+        labels.setdefault(model_id, [])
+        if "Fix Compression" not in labels[model_id]:
+            labels[model_id].append("Fix Compression")
+    return tuple(
+        dataclasses.replace(m, scenario=", ".join(labels[m.id])) if m.id in labels else m for m in models
+    )
+
+
+BUNDLED: tuple[BundledModel, ...] = _with_scenarios([*_realesrgan(), *_waifu2x(), *_realcugan()])
 """Every model pixup knows how to fetch from a pack, installed or not."""
 
 _BY_ID = {model.id: model for model in BUNDLED}
