@@ -143,7 +143,7 @@ def test_list_models(home: Path, tmp_path: Path) -> None:
     by_id = {e.id: e for e in entries}
     assert by_id["waifu2x-cunet-x2"].scenario == "Universal Quality, Digital Art"
     assert by_id["realesrgan-x4plus"].scenario is None
-    assert by_id["realesrgan-x4plus-anime"].scenario == "Digital Art"
+    assert by_id["realesrgan-x4plus-anime"].scenario is None
     assert by_id[DEFAULT_MODEL_ID].nominal_scale == 4 and by_id[DEFAULT_MODEL_ID].path is None
     assert (by_id["mine"].source, by_id["mine"].converted) == ("onnx", True)
     assert (by_id["upscayl-custom"].source, by_id["upscayl-custom"].converted) == ("ncnn", False)
