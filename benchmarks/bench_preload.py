@@ -23,7 +23,7 @@ from pixup.engine.upscale import upscale_array
 from pixup.models.catalogue import resolve_model
 from pixup.models.slot import ModelSlot
 
-MODELS = ("realesr-animevideov3-x4", "realesrgan-x4plus")
+MODELS = ("realesr-animevideov3-x4", "waifu2x-cunet-x2", "realesrgan-x4plus")
 
 
 def select_to_first_tile(model_id: str, preload: bool, think: float, image: np.ndarray) -> float:
@@ -41,7 +41,7 @@ def select_to_first_tile(model_id: str, preload: bool, think: float, image: np.n
         slot.preload(model_id, "fast")
     time.sleep(think)  # the user looks at the screen, then clicks Upscale
     _, session = slot.get(model_id, "fast")
-    upscale_array(image, session, tile=128, progress=progress)
+    upscale_array(image, session, tile=64, progress=progress)
     slot.clear()
     return done_at[0] - selected
 
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)  # one tile: the first tile is the job
     for model_id in MODELS:
         resolve_model(model_id)  # convert once up front: conversion is not what we measure
     results: dict[str, dict[str, float]] = {}
