@@ -115,14 +115,13 @@ def rss():
     gc.collect(); libc.malloc_trim(0)
     return psutil.Process().memory_info().rss
 slot = ModelSlot()
-base = rss()
+slot.get("realesr-animevideov3-x4", "exact"); first_small = rss()  # runtimes and plugins now loaded
 slot.get("realesrgan-x4plus", "exact"); big = rss()
 slot.get("realesr-animevideov3-x4", "exact"); small = rss()
 for _ in range(2):
     slot.get("realesrgan-x4plus", "exact"); slot.get("realesr-animevideov3-x4", "exact")
 again = rss()
-slot.clear(); cleared = rss()
-print(json.dumps({"base": base, "big": big, "small": small, "again": again, "cleared": cleared}))
+print(json.dumps({"first_small": first_small, "big": big, "small": small, "again": again}))
 """
 
 
@@ -136,9 +135,10 @@ def test_switching_returns_memory(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     m = json.loads(proc.stdout.strip().splitlines()[-1])
     mb = {k: v / 2**20 for k, v in m.items()}
-    big_cost = mb["big"] - mb["base"]
+    big_cost = mb["big"] - mb["first_small"]
     assert big_cost > 60, mb  # x4plus (67 MB of weights) really was resident
-    # Switching to the small model hands most of the big one back...
-    assert mb["small"] < mb["big"] - big_cost / 2, mb
+    # Switching back to the small model hands most of the big one back (the runtimes' own
+    # one-off allocations, made with the first model, are not what this measures)...
+    assert mb["small"] < mb["first_small"] + big_cost / 2, mb
     # ...and switching back and forth does not pile sessions up.
     assert mb["again"] < mb["small"] + big_cost / 2, mb

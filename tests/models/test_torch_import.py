@@ -398,7 +398,10 @@ def test_without_the_extra(home: Path, tmp_path: Path, monkeypatch: pytest.Monke
     assert (
         str(err.value)
         == EXTRA_HINT
-        == ("importing PyTorch models needs the optional extra: pip install 'pixup[torch]'")
+        == (
+            "importing PyTorch models needs the optional extra: pip install 'pixup[torch]' "
+            "&& pip install --no-deps spandrel (or: bash scripts/install.sh --torch)"
+        )
     )
     monkeypatch.setitem(sys.modules, "torch", torch)
     monkeypatch.setitem(sys.modules, "spandrel", None)
