@@ -197,8 +197,8 @@ def test_cpu_tile_from_ram() -> None:
     assert auto_tile_size(CPU, None, 2 * GiB, 4.0, 3) == 384
     assert auto_tile_size(CPU, None, 1 * GiB, 4.0, 3) == 256
     assert auto_tile_size(CPU, None, 256 * 1024**2, 4.0, 3) == 128  # floor, OOM retry goes lower
-    # OpenVINO on CPU is capped at 256 (faster there, smaller working set; see hardware.py).
-    assert auto_tile_size(OPENVINO, None, 16 * GiB, 4.0, 3) == 256
+    # OpenVINO on CPU is capped at 448 (its working set; see hardware.py).
+    assert auto_tile_size(OPENVINO, None, 16 * GiB, 4.0, 3) == 448
     assert auto_tile_size(OPENVINO, None, 256 * 1024**2, 4.0, 3) == 128
     sizes = [auto_tile_size(CPU, None, r * 1024**2, 2.0, 3) for r in (256, 512, 768, 1024, 2048)]
     assert sizes == sorted(sizes)  # more RAM never means a smaller tile

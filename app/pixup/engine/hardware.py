@@ -255,14 +255,15 @@ def auto_tile_size(
         return _gpu_tile(free_vram_bytes)
     tile = _cpu_tile(free_ram_bytes, scale, channels, max(1, batch))
     if provider == "OpenVINOExecutionProvider":
-        # Measured (benchmarks/bench_engine.py, 1024² on animevideov3): OpenVINO on CPU ran 256 px
-        # tiles faster than 512 (0.069 vs 0.056 MP/s) with a far smaller working set, and an
-        # abandoned inference (OpenVINO ignores terminate) ends 4× sooner.
+        # Measured (benchmarks/bench_engine.py --memory-tile, 2000×1500 → 8000×6000, animevideov3):
+        # OpenVINO's working set makes 512 px tiles peak at ~800 MB against the 616 MB target,
+        # 448 at ~614 MB, 256 at ~435 MB; throughput favours big tiles (512 was 1.36× faster
+        # than 256 in paired runs), so take the largest tile that meets the memory target.
         tile = min(tile, OPENVINO_CPU_TILE_MAX)
     return tile
 
 
-OPENVINO_CPU_TILE_MAX = 256
+OPENVINO_CPU_TILE_MAX = 448
 
 
 ECO_BATCH = 2
