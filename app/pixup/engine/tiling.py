@@ -23,6 +23,7 @@ import numpy as np
 from pixup.engine.spec import ModelSpec
 from pixup.errors import EngineError
 
+_WRITE_BAND = 128  # rows quantised at once by the stitcher
 MIN_PAD = 32
 """Context on each side of a tile never drops below this (except where a fixed input forbids it)."""
 
@@ -357,8 +358,10 @@ class Stitcher:
                     self._pending[key] = (acc, seen)
 
     def _write(self, rows: _Segment, cols: _Segment, block: np.ndarray, channels: Sequence[int]) -> None:
-        pixels = to_pixels(block, self._out.dtype)
         target = self._out[rows.start : rows.stop, cols.start : cols.stop]
-        # plane by plane: much faster than one transposed (CHW → HWC) copy
-        for plane, channel in zip(pixels, channels, strict=True):
-            target[:, :, channel] = plane
+        # In row bands: quantising a whole 2048² block at once costs ~60 MB of temporaries.
+        # Plane by plane: much faster than one transposed (CHW → HWC) copy.
+        for y in range(0, block.shape[1], _WRITE_BAND):
+            pixels = to_pixels(block[:, y : y + _WRITE_BAND], self._out.dtype)
+            for plane, channel in zip(pixels, channels, strict=True):
+                target[y : y + _WRITE_BAND, :, channel] = plane
