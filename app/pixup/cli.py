@@ -278,7 +278,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from pixup.models.catalogue import list_models, resolve_model
+    from pixup.models.catalogue import list_models
 
     if args.models_command == "list":
         from pixup.models.config import ConfigStore
@@ -304,14 +304,15 @@ def _cmd_models(args: argparse.Namespace) -> int:
                 print(f"{r['id']!s:{width}}  {r['scenario'] or '':18}  {r.get('display_name') or ''}")
         return EXIT_OK
     if args.models_command == "info":
-        from pixup.engine.session import ModelSession
+        from pixup.models.slot import ModelSlot
 
-        model = resolve_model(args.name)
-        session = ModelSession.open(model.onnx_path)
+        # Through the slot, like an upscale: a user's model is inspected behind the crash guard.
+        slot = ModelSlot()
         try:
+            model, session = slot.get(args.name)
             data = {**_entry_dict(model), "provider": session.provider, "spec": _entry_dict(session.spec)}
         finally:
-            session.close()
+            slot.clear()
         if args.json:
             print(json.dumps(data, indent=2))
         else:

@@ -235,9 +235,7 @@ def _make_folder(folder: Path) -> None:
     """Output folders (and the sub-tree of a recursive job) are created; failing that, one line."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise ImageWriteError(f"cannot create output folder {folder}: a file is in the way") from None
-    except NotADirectoryError:
+    except (FileExistsError, NotADirectoryError):
         raise ImageWriteError(f"cannot create output folder {folder}: a file is in the way") from None
     except PermissionError:
         raise ImageWriteError(f"cannot create output folder {folder}: permission denied") from None

@@ -94,6 +94,9 @@ def test_upscale_with_a_crashing_model_fails_cleanly(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "crashed ONNX Runtime" in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()
+    info = subprocess.run([sys.executable, "-m", "pixup", "models", "info", str(model)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert info.returncode == 1 and "crashed ONNX Runtime" in info.stderr.strip(), info.stderr
 
 
 def test_guarded_spec_is_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
