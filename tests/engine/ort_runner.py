@@ -278,3 +278,9 @@ class Recording:
 
     def fallback(self) -> InferenceRunner | None:
         return self._inner.fallback()
+
+
+def max_diff(a: np.ndarray, b: np.ndarray) -> int:
+    """Largest absolute difference between two images of the same shape and dtype."""
+    assert a.shape == b.shape and a.dtype == b.dtype
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())

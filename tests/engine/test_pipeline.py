@@ -22,17 +22,13 @@ from tests.engine.ort_runner import (
     Recording,
     Sessions,
     dilated,
+    max_diff,
     random_image,
     spec_for,
     to_float,
     to_uint,
     whole_image,
 )
-
-
-def _diff(a: np.ndarray, b: np.ndarray) -> int:
-    assert a.shape == b.shape and a.dtype == b.dtype
-    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
 
 
 @pytest.fixture
@@ -70,7 +66,7 @@ def test_tiled_equals_whole_image(
     expected = whole_image(rf4, image, pad=32)
     got = upscale_array(image, rf4, tile=tile)
     assert got.shape == (2 * size[0], 2 * size[1], 3)
-    assert _diff(got, expected) <= 1
+    assert max_diff(got, expected) <= 1
 
 
 def test_tiled_equals_whole_image_with_batches(rf4: Recording) -> None:
@@ -78,7 +74,7 @@ def test_tiled_equals_whole_image_with_batches(rf4: Recording) -> None:
     expected = whole_image(rf4, image, pad=32)
     before = len(rf4.shapes)
     got = upscale_array(image, rf4, tile=32, batch=6)
-    assert _diff(got, expected) <= 1
+    assert max_diff(got, expected) <= 1
     count = plan_grid(97, 131, rf4.spec, tile=32, pad=32).count
     assert count == 4 * 5  # cores balanced: 4 rows of 25 px (97), 5 columns of 27 px (131)
     assert [s[0] for s in rf4.shapes[before:]] == [6, 6, 6, 2]
@@ -88,7 +84,7 @@ def test_tiled_equals_whole_image_on_openvino(sessions: Sessions) -> None:
     runner = sessions(graphs.receptive_field(4), provider="OpenVINOExecutionProvider")
     assert runner.provider == "OpenVINOExecutionProvider"
     image = random_image(97, 131, seed=12)
-    assert _diff(upscale_array(image, runner, tile=48, batch=3), whole_image(runner, image, pad=32)) <= 1
+    assert max_diff(upscale_array(image, runner, tile=48, batch=3), whole_image(runner, image, pad=32)) <= 1
 
 
 def test_receptive_field_beyond_the_pad_shows_seams(sessions: Sessions) -> None:
@@ -97,9 +93,9 @@ def test_receptive_field_beyond_the_pad_shows_seams(sessions: Sessions) -> None:
     image = random_image(97, 131, seed=9)
     expected = whole_image(runner, image, pad=48)
     got = upscale_array(image, runner, tile=32)
-    assert _diff(got, expected) > 1
+    assert max_diff(got, expected) > 1
     # the same model with a pad that covers it is exact again
-    assert _diff(upscale_array(image, runner, tile=32, pad=48), expected) <= 1
+    assert max_diff(upscale_array(image, runner, tile=32, pad=48), expected) <= 1
 
 
 def test_unpadded_model_border_is_added_to_the_pad(sessions: Sessions) -> None:
@@ -109,7 +105,7 @@ def test_unpadded_model_border_is_added_to_the_pad(sessions: Sessions) -> None:
     # reference: pad by 34 (32 + border); the model eats 2 px of it on each side
     out = runner.run(to_float(np.pad(image, ((34, 34), (34, 34), (0, 0)), mode="reflect")))
     expected = to_uint(out[:, :, 64 : 64 + 90, 64 : 64 + 140], np.uint8)
-    assert _diff(upscale_array(image, runner, tile=20), expected) <= 1
+    assert max_diff(upscale_array(image, runner, tile=20), expected) <= 1
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -122,7 +118,7 @@ def test_pixel_shuffle_matches_numpy_reference(sessions: Sessions, scale: int) -
     expected = to_uint(ref[:, :, p : p + 37 * scale, p : p + 23 * scale], np.uint8)
     got = upscale_array(image, runner, tile=16)
     assert got.shape == (37 * scale, 23 * scale, 3)
-    assert _diff(got, expected) <= 1
+    assert max_diff(got, expected) <= 1
 
 
 def test_fixed_64_model_matches_dynamic_model(sessions: Sessions, no_new_threads: None) -> None:
@@ -134,8 +130,8 @@ def test_fixed_64_model_matches_dynamic_model(sessions: Sessions, no_new_threads
         notices: list[str] = []
         got = upscale_array(image, fixed, notices=notices, batch=4)
         assert all(s == (1, 3, 64, 64) for s in fixed.shapes)
-        assert _diff(got, upscale_array(image, dynamic)) <= 1
-        assert _diff(got, whole_image(dynamic, image, pad=16)) <= 1
+        assert max_diff(got, upscale_array(image, dynamic)) <= 1
+        assert max_diff(got, whole_image(dynamic, image, pad=16)) <= 1
         assert any("16 px of tile padding" in n for n in notices)
 
 
@@ -147,7 +143,7 @@ def test_static_batch_four_with_three_tiles(sessions: Sessions) -> None:
     got = upscale_array(image, static, tile=40, batch=1)
     assert static.shapes == [(4, 3, *grid.tile_shape)]  # one run, padded to exactly 4
     dynamic = sessions(graphs.pixel_shuffle(2))
-    assert _diff(got, whole_image(dynamic, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(dynamic, image, pad=32)) <= 1
 
 
 def test_static_batch_pads_every_short_batch(sessions: Sessions) -> None:
@@ -156,7 +152,7 @@ def test_static_batch_pads_every_short_batch(sessions: Sessions) -> None:
     got = upscale_array(image, static, tile=40, batch=8)  # 5 tiles → batches of 4 + 1 (padded)
     assert [s[0] for s in static.shapes] == [4, 4]
     dynamic = sessions(graphs.pixel_shuffle(2))
-    assert _diff(got, whole_image(dynamic, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(dynamic, image, pad=32)) <= 1
 
 
 def test_multiple_of_8_model(sessions: Sessions) -> None:
@@ -166,14 +162,14 @@ def test_multiple_of_8_model(sessions: Sessions) -> None:
     got = upscale_array(image, runner, tile=20)
     assert all(s[2] % 8 == 0 and s[3] % 8 == 0 for s in runner.shapes)
     same_weights = sessions(graphs.pixel_shuffle(2, seed=2))
-    assert _diff(got, whole_image(same_weights, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(same_weights, image, pad=32)) <= 1
 
 
 def test_nhwc_fp16_model(sessions: Sessions) -> None:
     runner = sessions(graphs.pixel_shuffle(2, dtype="float16", layout="NHWC"))
     reference = sessions(graphs.pixel_shuffle(2))
     image = random_image(33, 20, seed=8)
-    assert _diff(upscale_array(image, runner, tile=16), whole_image(reference, image, pad=32)) <= 1
+    assert max_diff(upscale_array(image, runner, tile=16), whole_image(reference, image, pad=32)) <= 1
 
 
 def test_fractional_scale_matches_whole_image(sessions: Sessions) -> None:
@@ -183,7 +179,7 @@ def test_fractional_scale_matches_whole_image(sessions: Sessions) -> None:
         image = random_image(*size, seed=size[0])
         got = upscale_array(image, runner, tile=tile)
         assert got.shape == (int(size[0] * 1.5 + 0.5), int(size[1] * 1.5 + 0.5), 3)
-        assert _diff(got, whole_image(runner, image, pad=32)) <= 1
+        assert max_diff(got, whole_image(runner, image, pad=32)) <= 1
 
 
 # ---------------------------------------------------------------- run_pass directly
@@ -198,7 +194,7 @@ def test_run_pass_writes_every_output_pixel(rf4: Recording) -> None:
     feeds = plan_feeds(3, 3, alpha_uniform=False)
     run_pass(image, rf4, grid, feeds, out, batch=2, on_tile=lambda: calls.append(1))
     assert len(calls) == grid.count
-    assert _diff(out, whole_image(rf4, image, pad=32)) <= 1
+    assert max_diff(out, whole_image(rf4, image, pad=32)) <= 1
     assert not np.array_equal(out, sentinel)
 
 

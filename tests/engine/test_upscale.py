@@ -22,16 +22,12 @@ from tests.engine.ort_runner import (
     Recording,
     Sessions,
     identity,
+    max_diff,
     random_image,
     to_float,
     to_uint,
     whole_image,
 )
-
-
-def _diff(a: np.ndarray, b: np.ndarray) -> int:
-    assert a.shape == b.shape and a.dtype == b.dtype
-    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +59,7 @@ def test_grey_2d_through_rgb_model(x2: ModelSession) -> None:
     grey = random_image(31, 45, 1, seed=1)[:, :, 0]
     got = upscale_array(grey, x2, tile=20)
     assert got.shape == (62, 90) and got.dtype == np.uint8
-    assert _diff(got, _grey_reference(x2, grey)) <= 1
+    assert max_diff(got, _grey_reference(x2, grey)) <= 1
 
 
 def test_grey_through_grey_model(sessions: Sessions) -> None:
@@ -71,7 +67,7 @@ def test_grey_through_grey_model(sessions: Sessions) -> None:
     grey = random_image(31, 45, 1, seed=2)
     got = upscale_array(grey, runner, tile=20)
     assert got.shape == (62, 90, 1)
-    assert _diff(got, whole_image(runner, grey, pad=32)) <= 1
+    assert max_diff(got, whole_image(runner, grey, pad=32)) <= 1
 
 
 def test_rgb_through_grey_model_runs_each_channel(sessions: Sessions) -> None:
@@ -82,7 +78,7 @@ def test_rgb_through_grey_model_runs_each_channel(sessions: Sessions) -> None:
     assert len(runner.shapes) == 3  # one tile, three channel runs
     assert seen[-1].tiles_done == seen[-1].tiles_total == 3
     for c in range(3):
-        assert _diff(got[:, :, c : c + 1], whole_image(runner, image[:, :, c : c + 1], pad=32)) <= 1
+        assert max_diff(got[:, :, c : c + 1], whole_image(runner, image[:, :, c : c + 1], pad=32)) <= 1
 
 
 def test_rgba_uniform_alpha_stays_uniform(x2: ModelSession) -> None:
@@ -91,7 +87,7 @@ def test_rgba_uniform_alpha_stays_uniform(x2: ModelSession) -> None:
     got = upscale_array(rgba, runner, tile=16)
     assert got.shape == (50, 66, 4)
     assert (got[:, :, 3] == 200).all()
-    assert _diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
+    assert max_diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
     tiles = len(runner.shapes)
     upscale_array(rgba[:, :, :3], runner, tile=16)
     assert len(runner.shapes) == 2 * tiles  # alpha cost no model runs
@@ -102,8 +98,8 @@ def test_rgba_gradient_alpha_is_upscaled_by_the_model(x2: ModelSession) -> None:
     alpha[10:15, 10:20] = 0  # a hole with sharp edges
     rgba = np.concatenate([random_image(25, 33, 3, seed=5), alpha[:, :, None]], axis=2)
     got = upscale_array(rgba, x2, tile=16)
-    assert _diff(got[:, :, 3], _grey_reference(x2, alpha)) <= 1
-    assert _diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
+    assert max_diff(got[:, :, 3], _grey_reference(x2, alpha)) <= 1
+    assert max_diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
     assert got[:, :, 3].min() < 10 and got[:, :, 3].max() > 245
 
 
@@ -111,7 +107,7 @@ def test_rgba_through_rgba_model(sessions: Sessions) -> None:
     runner = sessions(graphs.four_channel())
     rgba = random_image(20, 26, 4, seed=6)
     got = upscale_array(rgba, runner, tile=16)
-    assert _diff(got, whole_image(runner, rgba, pad=32)) <= 1
+    assert max_diff(got, whole_image(runner, rgba, pad=32)) <= 1
 
 
 def test_rgb_through_rgba_model_gets_opaque_alpha(sessions: Sessions) -> None:
@@ -120,7 +116,7 @@ def test_rgb_through_rgba_model_gets_opaque_alpha(sessions: Sessions) -> None:
     opaque = np.concatenate([rgb, np.full((20, 26, 1), 255, np.uint8)], axis=2)
     got = upscale_array(rgb, runner, tile=16)
     assert got.shape == (40, 52, 3)
-    assert _diff(got, whole_image(runner, opaque, pad=32)[:, :, :3]) <= 1
+    assert max_diff(got, whole_image(runner, opaque, pad=32)[:, :, :3]) <= 1
 
 
 def test_grey_alpha_image(x2: ModelSession) -> None:
@@ -128,7 +124,7 @@ def test_grey_alpha_image(x2: ModelSession) -> None:
     got = upscale_array(la, x2)
     assert got.shape == (24, 28, 2)
     assert (got[:, :, 1] == 7).all()
-    assert _diff(got[:, :, 0], _grey_reference(x2, la[:, :, 0])) <= 1
+    assert max_diff(got[:, :, 0], _grey_reference(x2, la[:, :, 0])) <= 1
 
 
 # ---------------------------------------------------------------- 16 bits
@@ -147,7 +143,7 @@ def test_16bit_keeps_precision_through_a_model(x2: ModelSession) -> None:
     got = upscale_array(image, x2, tile=16)
     assert got.dtype == np.uint16
     expected = whole_image(x2, image, pad=32)
-    assert _diff(got, expected) <= 1  # one 16-bit level, 1/257 of an 8-bit one
+    assert max_diff(got, expected) <= 1  # one 16-bit level, 1/257 of an 8-bit one
     assert len(np.unique(got % 257)) > 100  # genuinely 16-bit values, not 8-bit ones scaled up
 
 
@@ -169,7 +165,7 @@ def test_2x_model_chained_for_4x(x2: ModelSession) -> None:
     got = upscale_array(image, x2, target_scale=4.0, tile=16, progress=seen.append)
     assert got.shape == (92, 68, 3)
     once = upscale_array(image, x2, tile=16)
-    assert _diff(got, upscale_array(once, x2, tile=16)) == 0
+    assert max_diff(got, upscale_array(once, x2, tile=16)) == 0
     # progress counts tiles over both passes, monotonically, and reports each pass
     assert [p.tiles_done for p in seen] == list(range(1, len(seen) + 1))
     assert seen[-1].tiles_done == seen[-1].tiles_total
@@ -183,7 +179,7 @@ def test_4x_model_to_2x_goes_down_with_lanczos(sessions: Sessions) -> None:
     got = upscale_array(image, runner, target_scale=2.0, tile=16)
     assert got.shape == (42, 26, 3)
     full = upscale_array(image, runner, tile=16)
-    assert _diff(got, resize_lanczos(full, 42, 26)) == 0
+    assert max_diff(got, resize_lanczos(full, 42, 26)) == 0
 
 
 def test_3x_model_to_8x(sessions: Sessions) -> None:
@@ -216,7 +212,7 @@ def test_oom_halves_the_tile(x2: ModelSession) -> None:
     notices: list[str] = []
     seen: list[Progress] = []
     got = upscale_array(image, runner, tile=256, notices=notices, progress=seen.append)
-    assert _diff(got, whole_image(x2, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(x2, image, pad=32)) <= 1
     halvings = [n for n in notices if "retrying with" in n]
     assert halvings == [
         "Out of memory on FakeGPUExecutionProvider with 200 px tiles; retrying with 100 px tiles.",
@@ -231,7 +227,7 @@ def test_oom_at_the_floor_falls_back_to_the_next_provider(x2: ModelSession) -> N
     image = random_image(90, 70, seed=17)
     notices: list[str] = []
     got = upscale_array(image, gpu, tile=256, notices=notices)
-    assert _diff(got, whole_image(x2, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(x2, image, pad=32)) <= 1
     assert notices[-1] == "Out of memory on FakeGPUExecutionProvider; switched to CPUExecutionProvider."
     assert any(f"retrying with {TILE_FLOOR} px tiles" in n for n in notices)
 
@@ -298,4 +294,4 @@ def test_real_model_has_no_seams(sessions: Sessions, provider: str) -> None:
     got = upscale_array(image, runner, tile=24, batch=2)
     assert len(runner.shapes) == 3  # 3 × 2 tiles (cores of 21 × 22 px) in batches of 2
     assert got.shape == (244, 176, 3)
-    assert _diff(got, whole_image(runner, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(runner, image, pad=32)) <= 1
