@@ -1,4 +1,8 @@
-"""pydantic models: the typed contract every front end speaks. TypeScript types are generated from here."""
+"""pydantic models: the typed contract every front end speaks. TypeScript types are generated from here
+(`scripts/gen_types.py` → `ui/src/lib/types.ts`; a test fails when that file is stale).
+
+Every bridge method takes one request model and returns one response model (see `pixup.api.bridge`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 OutputFormat = Literal["png", "webp", "jpg", "tiff"]
 Precision = Literal["fast", "exact"]
-FileStatus = Literal["done", "failed", "cancelled"]
+Scenario = Literal["Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art"]
+"""The problems the UI and `--scenario` speak in; each picks the measured model (models/scenarios.json)."""
+ModelScenario = Literal[
+    "Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art", "Fix Compression", "Custom"
+]
+"""What model_config.json may file a model under (the scenarios, plus repair models and the user's own)."""
+FileStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+Theme = Literal["system", "dark", "light"]
+ErrorCode = Literal["invalid_request", "not_found", "unavailable", "conflict", "internal"]
 
 
 class UpscaleOptions(BaseModel):
@@ -16,7 +29,8 @@ class UpscaleOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model: str = Field(default="", description="Bundled model id or a path; empty = the default model")
+    model: str = Field(default="", description="Bundled model id or a path; empty = the scenario's model")
+    scenario: Scenario | None = Field(default=None, description="Picks the model when `model` is empty")
     scale: float | None = Field(default=None, gt=0, le=16, description="Target scale; None = model's own")
     tile: int | None = Field(default=None, ge=16, le=4096, description="Tile size; None = automatic")
     batch: int | None = Field(default=None, ge=1, le=8, description="Tiles per inference; None = automatic")
@@ -34,6 +48,8 @@ class UpscaleOptions(BaseModel):
     overwrite: bool = False
     recursive: bool = False
     allow_large: bool = Field(default=False, description="Lift the decompression-bomb guard")
+    repair: int = Field(default=0, ge=0, le=100, description="Fix compression strength; 0 = off")
+    faces: bool = Field(default=False, description="Face recovery")
 
 
 class FileResult(BaseModel):
@@ -62,3 +78,197 @@ class JobProgress(BaseModel):
     files_total: int
     tiles_done: int
     tiles_total: int
+
+
+# ------------------------------------------------------------------ jobs
+
+
+class FileState(FileResult):
+    """One file of a job as the UI shows it: a FileResult while it is still queued or running too."""
+
+    name: str = Field(description="File name for display (the input path's last part)")
+    tiles_done: int = 0
+    tiles_total: int = 0
+    eta_s: float | None = Field(default=None, description="Seconds left for this file; None = unknown")
+
+
+class JobSnapshot(BaseModel):
+    """A job at one moment. Files are listed in processing order."""
+
+    job_id: str
+    status: JobStatus
+    files: list[FileState]
+    error: str | None = Field(default=None, description="Why the whole job failed (bad model, no images)")
+    notices: list[str] = Field(default_factory=list)
+    output_dir: str | None = None
+    created: float = Field(description="Unix time of submission")
+
+
+class JobList(BaseModel):
+    jobs: list[JobSnapshot]
+
+
+# ------------------------------------------------------------------ bridge requests and replies
+
+
+class Empty(BaseModel):
+    """The request of methods that take nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Ok(BaseModel):
+    ok: bool = True
+
+
+class ApiError(BaseModel):
+    """What every bridge method returns instead of its reply when it fails: one line for a toast."""
+
+    code: ErrorCode
+    message: str
+
+
+class StartJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$",
+                        description="Made by the caller (a UUID) before the request")
+    inputs: list[str] = Field(min_length=1, description="Files or folders")
+    options: UpscaleOptions = Field(default_factory=UpscaleOptions)
+
+
+class JobRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+
+
+class FileRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    file: str = Field(description="The file's `input` path as the job snapshot lists it")
+
+
+class GpuInfo(BaseModel):
+    name: str
+    vram_total: int
+    vram_used: int
+
+
+class SystemInfo(BaseModel):
+    version: str
+    device: str = Field(description="Where inference runs, e.g. 'OpenVINO CPU'")
+    provider: str = Field(description="The execution provider of the loaded (or first-choice) session")
+    precision: str = Field(description="Arithmetic actually used: bf16, fp16, fp32")
+    providers: list[str]
+    cpu: str
+    ram_total: int
+    ram_used: int
+    gpus: list[GpuInfo]
+    eco_mode: bool
+    loaded_model: str | None = None
+
+
+class ModelInfo(BaseModel):
+    id: str
+    display_name: str
+    source: str = Field(description="bundled, onnx, ncnn")
+    scenario: str | None = Field(description="Scenario label (bundled), 'Custom' for imported models")
+    description: str
+    nominal_scale: int | None
+    batch_size: int | None = Field(default=None, description="model_config.json override")
+    tile_size: int | None = Field(default=None, description="model_config.json override")
+    fixed_batch: int | None = Field(default=None, description="Batch the model itself requires, when known")
+
+
+class ScenarioInfo(BaseModel):
+    name: Scenario
+    model_id: str
+    description: str
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+    scenarios: list[ScenarioInfo]
+    config_error: str | None = Field(default=None, description="model_config.json is invalid: why")
+
+
+class SelectModelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default="", description="Model id or path; empty = the scenario's model")
+    scenario: Scenario | None = None
+    precision: Precision = "fast"
+
+
+class SelectModelResult(BaseModel):
+    model_id: str
+    preloading: bool = Field(description="False when skipped (little RAM): the upscale loads it instead")
+
+
+class EditModelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str
+    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    scenario: ModelScenario | None = None
+    batch_size: int | None = Field(default=None, ge=1, le=8)
+    tile_size: int | None = Field(default=None, ge=32, le=4096)
+
+
+class PathRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+
+
+class ImportOutcomeInfo(BaseModel):
+    source: str
+    model_id: str | None = None
+    error: str | None = None
+
+
+class ImportResult(BaseModel):
+    outcomes: list[ImportOutcomeInfo]
+
+
+class PickRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    multiple: bool = True
+
+
+class PathList(BaseModel):
+    paths: list[str]
+
+
+class Settings(BaseModel):
+    """What the UI remembers between runs (config folder, settings.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: Scenario = "Universal Fast"
+    model: str = Field(default="", description="Advanced: a model id that overrides the scenario")
+    scale: float = Field(default=4, gt=0, le=16)
+    format: OutputFormat | None = None
+    quality: int = Field(default=92, ge=1, le=100)
+    output_dir: str | None = None
+    repair_enabled: bool = False
+    repair_strength: int = Field(default=50, ge=0, le=100)
+    faces: bool = False
+    precision: Precision = "fast"
+    theme: Theme = "system"
+
+
+class Capabilities(BaseModel):
+    """What this build and this front end can do; the UI disables the rest and says why."""
+
+    native_dialogs: bool = Field(description="pick_files/pick_folder/pick_output open a native dialog")
+    uploads: bool = Field(description="Dropped files are uploaded (browser) instead of given as paths")
+    repair: str | None = Field(description="None = available; otherwise why not")
+    faces: str | None = Field(description="None = available; otherwise why not")
+
+
+class UploadResult(BaseModel):
+    path: str = Field(description="Where the uploaded file now lies; use it as a job input")

@@ -17,14 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pixup.api.schema import ModelScenario as Scenario
 from pixup.errors import PixupError
 
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "model_config.json"
-Scenario = Literal[
-    "Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art", "Fix Compression", "Custom"
-]
 
 
 class ModelOverride(BaseModel):

@@ -1,0 +1,337 @@
+/* tslint:disable */
+/* eslint-disable */
+/**
+/* This file was automatically generated from pydantic models by running pydantic2ts.
+/* Do not modify it by hand - just update the pydantic models and then re-run the script
+*/
+
+/**
+ * What every bridge method returns instead of its reply when it fails: one line for a toast.
+ */
+export interface ApiError {
+  code: "invalid_request" | "not_found" | "unavailable" | "conflict" | "internal";
+  message: string;
+}
+/**
+ * What this build and this front end can do; the UI disables the rest and says why.
+ */
+export interface Capabilities {
+  /**
+   * pick_files/pick_folder/pick_output open a native dialog
+   */
+  native_dialogs: boolean;
+  /**
+   * Dropped files are uploaded (browser) instead of given as paths
+   */
+  uploads: boolean;
+  /**
+   * None = available; otherwise why not
+   */
+  repair: string | null;
+  /**
+   * None = available; otherwise why not
+   */
+  faces: string | null;
+}
+export interface EditModelRequest {
+  model_id: string;
+  display_name?: string | null;
+  scenario?:
+    | ("Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art" | "Fix Compression" | "Custom")
+    | null;
+  batch_size?: number | null;
+  tile_size?: number | null;
+}
+/**
+ * The request of methods that take nothing.
+ */
+export interface Empty {}
+export interface FileRef {
+  job_id: string;
+  /**
+   * The file's `input` path as the job snapshot lists it
+   */
+  file: string;
+}
+/**
+ * The outcome of one input file; the CLI prints it as one JSON line with --json.
+ */
+export interface FileResult {
+  input: string;
+  output?: string | null;
+  status: "queued" | "running" | "done" | "failed" | "cancelled";
+  error?: string | null;
+  width?: number | null;
+  height?: number | null;
+  out_width?: number | null;
+  out_height?: number | null;
+  seconds?: number | null;
+  model?: string | null;
+  provider?: string | null;
+  notices?: string[];
+}
+/**
+ * One file of a job as the UI shows it: a FileResult while it is still queued or running too.
+ */
+export interface FileState {
+  input: string;
+  output?: string | null;
+  status: "queued" | "running" | "done" | "failed" | "cancelled";
+  error?: string | null;
+  width?: number | null;
+  height?: number | null;
+  out_width?: number | null;
+  out_height?: number | null;
+  seconds?: number | null;
+  model?: string | null;
+  provider?: string | null;
+  notices?: string[];
+  /**
+   * File name for display (the input path's last part)
+   */
+  name: string;
+  tiles_done?: number;
+  tiles_total?: number;
+  /**
+   * Seconds left for this file; None = unknown
+   */
+  eta_s?: number | null;
+}
+export interface GpuInfo {
+  name: string;
+  vram_total: number;
+  vram_used: number;
+}
+export interface ImportOutcomeInfo {
+  source: string;
+  model_id?: string | null;
+  error?: string | null;
+}
+export interface ImportResult {
+  outcomes: ImportOutcomeInfo[];
+}
+export interface JobList {
+  jobs: JobSnapshot[];
+}
+/**
+ * A job at one moment. Files are listed in processing order.
+ */
+export interface JobSnapshot {
+  job_id: string;
+  status: "queued" | "running" | "done" | "failed" | "cancelled";
+  files: FileState[];
+  /**
+   * Why the whole job failed (bad model, no images)
+   */
+  error?: string | null;
+  notices?: string[];
+  output_dir?: string | null;
+  /**
+   * Unix time of submission
+   */
+  created: number;
+}
+/**
+ * Progress of one job, per file: tiles done over tiles total.
+ */
+export interface JobProgress {
+  job_id: string;
+  file: string;
+  file_index: number;
+  files_total: number;
+  tiles_done: number;
+  tiles_total: number;
+}
+export interface JobRef {
+  job_id: string;
+}
+export interface ModelInfo {
+  id: string;
+  display_name: string;
+  /**
+   * bundled, onnx, ncnn
+   */
+  source: string;
+  /**
+   * Scenario label (bundled), 'Custom' for imported models
+   */
+  scenario: string | null;
+  description: string;
+  nominal_scale: number | null;
+  /**
+   * model_config.json override
+   */
+  batch_size?: number | null;
+  /**
+   * model_config.json override
+   */
+  tile_size?: number | null;
+  /**
+   * Batch the model itself requires, when known
+   */
+  fixed_batch?: number | null;
+}
+export interface ModelList {
+  models: ModelInfo[];
+  scenarios: ScenarioInfo[];
+  /**
+   * model_config.json is invalid: why
+   */
+  config_error?: string | null;
+}
+export interface ScenarioInfo {
+  name: "Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art";
+  model_id: string;
+  description: string;
+}
+export interface Ok {
+  ok?: boolean;
+}
+export interface PathList {
+  paths: string[];
+}
+export interface PathRequest {
+  path: string;
+}
+export interface PickRequest {
+  multiple?: boolean;
+}
+export interface SelectModelRequest {
+  /**
+   * Model id or path; empty = the scenario's model
+   */
+  model?: string;
+  scenario?: ("Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art") | null;
+  precision?: "fast" | "exact";
+}
+export interface SelectModelResult {
+  model_id: string;
+  /**
+   * False when skipped (little RAM): the upscale loads it instead
+   */
+  preloading: boolean;
+}
+/**
+ * What the UI remembers between runs (config folder, settings.json).
+ */
+export interface Settings {
+  scenario?: "Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art";
+  /**
+   * Advanced: a model id that overrides the scenario
+   */
+  model?: string;
+  scale?: number;
+  format?: ("png" | "webp" | "jpg" | "tiff") | null;
+  quality?: number;
+  output_dir?: string | null;
+  repair_enabled?: boolean;
+  repair_strength?: number;
+  faces?: boolean;
+  precision?: "fast" | "exact";
+  theme?: "system" | "dark" | "light";
+}
+export interface StartJobRequest {
+  /**
+   * Made by the caller (a UUID) before the request
+   */
+  job_id: string;
+  /**
+   * Files or folders
+   *
+   * @minItems 1
+   */
+  inputs: [string, ...string[]];
+  options?: UpscaleOptions;
+}
+/**
+ * What the user asked for; shared by every file of one job.
+ */
+export interface UpscaleOptions {
+  /**
+   * Bundled model id or a path; empty = the scenario's model
+   */
+  model?: string;
+  /**
+   * Picks the model when `model` is empty
+   */
+  scenario?: ("Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art") | null;
+  /**
+   * Target scale; None = model's own
+   */
+  scale?: number | null;
+  /**
+   * Tile size; None = automatic
+   */
+  tile?: number | null;
+  /**
+   * Tiles per inference; None = automatic
+   */
+  batch?: number | null;
+  /**
+   * None = keep the input format
+   */
+  format?: ("png" | "webp" | "jpg" | "tiff") | null;
+  /**
+   * JPEG/WebP quality
+   */
+  quality?: number | null;
+  webp_lossless?: boolean;
+  /**
+   * zlib level for PNG/TIFF
+   */
+  png_compression?: number;
+  jpeg_subsampling?: "4:4:4" | "4:2:0";
+  jpeg_progressive?: boolean;
+  /**
+   * Colour transparent areas are flattened onto (JPEG)
+   */
+  background?: string;
+  precision?: "fast" | "exact";
+  /**
+   * None = beside each input
+   */
+  output_dir?: string | null;
+  name_template?: string;
+  overwrite?: boolean;
+  recursive?: boolean;
+  /**
+   * Lift the decompression-bomb guard
+   */
+  allow_large?: boolean;
+  /**
+   * Fix compression strength; 0 = off
+   */
+  repair?: number;
+  /**
+   * Face recovery
+   */
+  faces?: boolean;
+}
+export interface SystemInfo {
+  version: string;
+  /**
+   * Where inference runs, e.g. 'OpenVINO CPU'
+   */
+  device: string;
+  /**
+   * The execution provider of the loaded (or first-choice) session
+   */
+  provider: string;
+  /**
+   * Arithmetic actually used: bf16, fp16, fp32
+   */
+  precision: string;
+  providers: string[];
+  cpu: string;
+  ram_total: number;
+  ram_used: number;
+  gpus: GpuInfo[];
+  eco_mode: boolean;
+  loaded_model?: string | null;
+}
+export interface UploadResult {
+  /**
+   * Where the uploaded file now lies; use it as a job input
+   */
+  path: string;
+}
