@@ -7,16 +7,15 @@ import json
 import logging
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from pixup import __version__
-from pixup.api.schema import FileResult, JobProgress, UpscaleOptions
+from pixup.api.schema import FileResult, FileState, JobSnapshot, Scenario, UpscaleOptions
 from pixup.errors import PixupError
 
 log = logging.getLogger("pixup")
@@ -37,6 +36,8 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     up.add_argument("-o", "--output", type=Path, help="output folder (default: beside each input)")
     up.add_argument("-m", "--model", default="", help="bundled model id or a model file path")
+    up.add_argument("--scenario", choices=list(get_args(Scenario)),
+                    help="pick the model by problem (default: Universal Fast); --model overrides it")
     up.add_argument("-s", "--scale", type=float, help="target scale (default: the model's)")
     up.add_argument("--tile", type=int, help="tile size in pixels (default: automatic)")
     up.add_argument("--batch", type=int, help="tiles per inference (default: automatic)")
@@ -133,11 +134,12 @@ def _quiet_onnxruntime() -> None:
 
 
 def _cmd_upscale(args: argparse.Namespace) -> int:
-    from pixup.jobs import JobRunner
+    from pixup.jobs import JobService
 
     try:
         options = UpscaleOptions(
             model=args.model,
+            scenario=args.scenario,
             scale=args.scale,
             tile=args.tile,
             batch=args.batch,
@@ -160,11 +162,24 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         print(f"pixup: invalid --{first['loc'][0]}: {first['msg']}", file=sys.stderr)
         return EXIT_USAGE
 
-    runner = JobRunner()
+    service = JobService()
     job_id = uuid.uuid4().hex
     bar = _ProgressBar(enabled=sys.stderr.isatty() and not args.json)
+    reported: set[str] = set()
 
-    def on_result(result: FileResult) -> None:
+    def on_event(snapshot: JobSnapshot) -> None:
+        if snapshot.job_id != job_id:
+            return
+        for index, state in enumerate(snapshot.files):
+            if state.status == "running":
+                bar.update(state, index, len(snapshot.files))
+            elif state.status in ("done", "failed", "cancelled") and state.input not in reported:
+                if snapshot.error and not args.json:
+                    continue  # the job's own error is printed once, below
+                reported.add(state.input)
+                _report(FileResult.model_validate(state.model_dump(include=set(FileResult.model_fields))))
+
+    def _report(result: FileResult) -> None:
         bar.file_done()
         if args.json:
             print(result.model_dump_json(), flush=True)
@@ -176,30 +191,28 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             bar.write(f"{result.input} -> {result.output} ({result.out_width}×{result.out_height}, "
                       f"{result.seconds:.1f} s)")
 
-    results: list[FileResult] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            results.extend(runner.run(job_id, args.inputs, options, on_progress=bar.update,
-                                      on_result=on_result))
-        except BaseException as err:  # handed to the main thread, which reports it
-            errors.append(err)
-
-    # The job runs in a worker so the main thread stays free for Ctrl+C, which cancels the job.
-    worker = threading.Thread(target=work, name="pixup-job", daemon=True)
-    worker.start()
+    service.subscribe(on_event)
+    try:
+        service.submit(job_id, list(args.inputs), options)
+    except PixupError as err:
+        print(f"pixup: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    # The main thread only waits, so Ctrl+C reaches it and cancels the job.
     cancelled = False
-    while worker.is_alive():
+    while True:
         try:
-            worker.join(0.05)
+            if service.wait(job_id, 0.05):
+                break
         except KeyboardInterrupt:
             cancelled = True
-            runner.registry.cancel(job_id)
+            service.cancel(job_id)
+    final = service.status(job_id)
+    on_event(final)  # a listener call may still be on its way; report from the final state too
     bar.close()
-    if errors:
-        raise errors[0]
-    if cancelled or any(r.status == "cancelled" for r in results):
+    if final.error:
+        print(f"pixup: {final.error}", file=sys.stderr)
+        return EXIT_FAILED
+    if cancelled or final.status == "cancelled" or any(f.status == "cancelled" for f in final.files):
         print("pixup: cancelled; no partial output was written", file=sys.stderr)
         if cancelled:
             # An abandoned inference may still run in a native thread (OpenVINO ignores
@@ -209,7 +222,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             sys.stderr.flush()
             os._exit(EXIT_CANCELLED)
         return EXIT_CANCELLED
-    return EXIT_OK if results and all(r.status == "done" for r in results) else EXIT_FAILED
+    return EXIT_OK if final.files and all(f.status == "done" for f in final.files) else EXIT_FAILED
 
 
 class _ProgressBar:
@@ -220,19 +233,19 @@ class _ProgressBar:
         self._bar: Any = None
         self._file: str | None = None
 
-    def update(self, progress: JobProgress) -> None:
+    def update(self, state: FileState, index: int, total: int) -> None:
         if not self._enabled:
             return
         from tqdm import tqdm
 
-        if self._file != progress.file or self._bar is None:
+        if self._file != state.input or self._bar is None:
             self.file_done()
-            self._file = progress.file
-            label = f"[{progress.file_index + 1}/{progress.files_total}] {Path(progress.file).name}"
-            self._bar = tqdm(total=progress.tiles_total, desc=label, unit="tile", leave=False,
+            self._file = state.input
+            label = f"[{index + 1}/{total}] {state.name}"
+            self._bar = tqdm(total=state.tiles_total, desc=label, unit="tile", leave=False,
                              dynamic_ncols=True)
-        self._bar.total = progress.tiles_total
-        self._bar.n = progress.tiles_done
+        self._bar.total = state.tiles_total
+        self._bar.n = state.tiles_done
         self._bar.refresh()
 
     def file_done(self) -> None:

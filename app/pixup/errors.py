@@ -21,3 +21,19 @@ class ModelError(PixupError):
 
 class EngineError(PixupError):
     """Inference failed on every provider and tile size we could try."""
+
+
+class RequestError(PixupError):
+    """A caller asked for something that cannot be done as asked (bad value, unknown id)."""
+
+
+class NotFoundError(RequestError):
+    """No such job, file or model."""
+
+
+class ConflictError(RequestError):
+    """The request clashes with the current state (a job id already in use)."""
+
+
+class UnavailableError(RequestError):
+    """A feature this build or front end does not offer (yet); the message says why."""

@@ -85,6 +85,7 @@ def upscale_array(
     token: CancelToken | None = None,
     progress: Callable[[Progress], None] | None = None,
     notices: list[str] | None = None,
+    fallback: Callable[[InferenceRunner], InferenceRunner | None] | None = None,
 ) -> np.ndarray:
     """Upscale `pixels` (H×W or H×W×C, C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; uint8 or uint16)
     with the model behind `runner`, to `target_scale` (None: the model's own scale).
@@ -92,7 +93,9 @@ def upscale_array(
     Returns a new array of the same dtype and channel count, round(H·scale)×round(W·scale).
     `tile`: core tile size in pixels (None: automatic). `pad`: context per side (at least 32).
     `batch`: tiles per run (a model with a static batch overrides it). `progress` is called from a
-    worker thread after every tile. One-line explanations of what the engine adapted (smaller tiles,
+    worker thread after every tile. `fallback` replaces `runner.fallback()` when the caller owns the
+    sessions (the model slot installs the successor and closes the failed one).
+    One-line explanations of what the engine adapted (smaller tiles,
     another provider, less padding) are appended to `notices`.
 
     Raises `Cancelled` when `token` is cancelled, `EngineError` when nothing could run it, and
@@ -138,7 +141,7 @@ def upscale_array(
             except OutOfMemory:
                 del out
                 job.done = passed
-                active, tile_size = _recover(active, grid, tile, batch, notes)
+                active, tile_size = _recover(active, grid, tile, batch, notes, fallback)
                 log.info("out of memory: retrying pass %d on %s, tile %d", index, active.provider, tile_size)
         current = out
 
@@ -151,7 +154,12 @@ def upscale_array(
 
 
 def _recover(
-    active: InferenceRunner, grid: TileGrid, tile: int | None, batch: int, notes: list[str]
+    active: InferenceRunner,
+    grid: TileGrid,
+    tile: int | None,
+    batch: int,
+    notes: list[str],
+    fallback: Callable[[InferenceRunner], InferenceRunner | None] | None,
 ) -> tuple[InferenceRunner, int]:
     """After OutOfMemory: halve the tile while it can shrink, then move to the next provider."""
     core = max(grid.rows.core, grid.cols.core)
@@ -161,7 +169,7 @@ def _recover(
             f"Out of memory on {active.provider} with {core} px tiles; retrying with {smaller} px tiles."
         )
         return active, smaller
-    successor = active.fallback()
+    successor = fallback(active) if fallback is not None else active.fallback()
     if successor is None:
         raise EngineError(
             f"Out of memory on {active.provider} even with {core} px tiles, and no other device is left."

@@ -1,8 +1,9 @@
 """Single-slot model cache with debounced background preload.
 
 Exactly one model session lives in memory: switching drops the old session before the new one loads
-(upscale models are large; two at once can exhaust RAM or VRAM). Selecting a model in a UI calls
-`preload`, debounced so rapid selections load only the last one; an upscale that starts while that
+(upscale models are large; two at once can exhaust RAM or VRAM). A job holds a `Lease`: a
+switch while it runs detaches its session and closes it when the job lets go. Selecting a model in
+a UI calls `preload`, debounced so rapid selections load only the last one; an upscale that starts while that
 load is in flight waits for it instead of loading a second time.
 """
 
@@ -48,16 +49,62 @@ class _Key:
     precision: Precision
 
 
+class _Entry:
+    """One loaded session and the leases out on it. Closed when it is neither current nor leased."""
+
+    def __init__(self, key: _Key, model: ResolvedModel, session: ModelSession) -> None:
+        self.key = key
+        self.model = model
+        self.session = session
+        self.leases = 0
+        self.current = True
+
+
+class Lease:
+    """A job's hold on a session: the slot never closes it while held (a preload of another model
+    detaches it instead, and it closes on release). Use as a context manager."""
+
+    def __init__(self, slot: ModelSlot, entry: _Entry) -> None:
+        self._slot = slot
+        self._entry = entry
+        self._released = False
+
+    @property
+    def model(self) -> ResolvedModel:
+        return self._entry.model
+
+    @property
+    def session(self) -> ModelSession:
+        return self._entry.session
+
+    def fallback(self, failed: object) -> ModelSession | None:
+        """After out-of-memory at the smallest tile: the same model on the next provider, installed
+        in the slot (so later files start there instead of failing over again), the old one closed."""
+        return self._slot._fallback(self._entry)
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._slot._release(self._entry)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
 class ModelSlot:
-    """Holds at most one loaded model session; thread-safe."""
+    """Holds at most one current model session; thread-safe.
+
+    Sessions leased by running jobs outlive a switch (detached, closed on release), so a preload can
+    never pull a session from under a job."""
 
     def __init__(self, opener: SessionOpener = _open_session) -> None:
         self._opener = opener
-        self._lock = threading.Lock()  # guards the fields below
+        self._lock = threading.Lock()  # guards the fields below and every _Entry
         self._load_lock = threading.Lock()  # one load at a time
-        self._key: _Key | None = None
-        self._session: ModelSession | None = None
-        self._model: ResolvedModel | None = None
+        self._entry: _Entry | None = None
         self._timer: threading.Timer | None = None
         self._pending: threading.Event | None = None
         self.loads = 0
@@ -65,10 +112,25 @@ class ModelSlot:
 
     @property
     def loaded(self) -> ResolvedModel | None:
-        return self._model
+        entry = self._entry
+        return entry.model if entry is not None else None
+
+    @property
+    def loaded_session(self) -> ModelSession | None:
+        entry = self._entry
+        return entry.session if entry is not None else None
 
     def get(self, ref: str, precision: Precision = "fast") -> tuple[ResolvedModel, ModelSession]:
-        """The session for `ref`, loading it now unless it is loaded (or being preloaded)."""
+        """The session for `ref`, loading it now unless it is loaded (or being preloaded). Unleased:
+        a later switch may close it; jobs use `lease`."""
+        entry = self._current(ref, precision, lease=False)
+        return entry.model, entry.session
+
+    def lease(self, ref: str, precision: Precision = "fast") -> Lease:
+        """Like `get`, but the session stays open until the lease is released."""
+        return Lease(self, self._current(ref, precision, lease=True))
+
+    def _current(self, ref: str, precision: Precision, lease: bool) -> _Entry:
         pending = self._pending
         if pending is not None:
             pending.wait()
@@ -76,14 +138,18 @@ class ModelSlot:
         key = _Key(model.onnx_path, precision)
         with self._load_lock:
             with self._lock:
-                if self._key == key and self._session is not None:
-                    return model, self._session
+                entry = self._entry
+                if entry is not None and entry.key == key:
+                    entry.leases += lease
+                    return entry
             self._drop()
             session = self._opener(model, precision)
+            entry = _Entry(key, model, session)
             with self._lock:
-                self._key, self._session, self._model = key, session, model
+                entry.leases += lease
+                self._entry = entry
                 self.loads += 1
-            return model, session
+            return entry
 
     def preload(self, ref: str, precision: Precision = "fast") -> bool:
         """Start loading `ref` after the debounce delay; False when skipped (little RAM).
@@ -115,12 +181,33 @@ class ModelSlot:
         return True
 
     def _drop(self) -> None:
+        """Detach the current entry; close it now unless a job still holds it."""
         with self._lock:
-            session, self._session, self._key, self._model = self._session, None, None, None
-        if session is not None:
-            session.close()
-            del session
-            gc.collect()
+            entry, self._entry = self._entry, None
+            if entry is None:
+                return
+            entry.current = False
+            close_now = entry.leases == 0
+        if close_now:
+            _close(entry.session)
+
+    def _release(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.leases -= 1
+            close_now = entry.leases == 0 and not entry.current
+        if close_now:
+            _close(entry.session)
+
+    def _fallback(self, entry: _Entry) -> ModelSession | None:
+        with self._load_lock:
+            old = entry.session
+            successor = old.fallback()
+            if successor is None:
+                return None
+            with self._lock:
+                entry.session = successor
+            _close(old)  # its pipeline has stopped: the caller restarts the pass on the successor
+            return successor
 
     def clear(self) -> None:
         with self._lock:
@@ -131,3 +218,9 @@ class ModelSlot:
             pending.set()
         with self._load_lock:
             self._drop()
+
+
+def _close(session: ModelSession) -> None:
+    session.close()
+    del session
+    gc.collect()

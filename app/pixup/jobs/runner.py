@@ -1,18 +1,17 @@
-"""Jobs: caller-made ids, cancel flags, and the file → imaging → engine → imaging → file flow.
+"""One file through the flow: file → imaging → engine → imaging → file.
 
-The CLI and the desktop bridge both drive upscales only through `JobRunner`.
+`JobService` (pixup.jobs.service) queues jobs and calls `FileRunner` for each file; the CLI and the
+bridge only talk to the service.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from pixup.api.schema import FileResult, JobProgress, UpscaleOptions
+from pixup.api.schema import FileResult, UpscaleOptions
 from pixup.engine import hardware
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.progress import Progress
@@ -23,15 +22,13 @@ from pixup.imaging.decode import DEFAULT_MAX_PIXELS, read_image
 from pixup.imaging.encode import EncodeOptions, write_image
 from pixup.imaging.limits import Format, check_output_fits
 from pixup.imaging.naming import InputItem, check_template, collect_inputs, output_path_for
-from pixup.models.bundled import DEFAULT_MODEL_ID
+from pixup.models.bundled import DEFAULT_MODEL_ID, SCENARIO_MODELS
 from pixup.models.config import ConfigStore
-from pixup.models.slot import ModelSlot
-from pixup.paths import user_paths
+from pixup.models.slot import Lease
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[JobProgress], None]
-ResultCallback = Callable[[FileResult], None]
+TileCallback = Callable[[Progress], None]
 
 WRITABLE_FORMATS: dict[str, Format] = {
     "PNG": "png", "WEBP": "webp", "JPEG": "jpg", "MPO": "jpg", "TIFF": "tiff"
@@ -39,118 +36,45 @@ WRITABLE_FORMATS: dict[str, Format] = {
 """Input formats pixup can write back as they are; others (BMP, GIF, AVIF...) become PNG."""
 
 
-class JobRegistry:
-    """Cancel tokens by job id. Ids are made by the caller (UI: a UUID) before the request."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[str, CancelToken] = {}
-
-    @contextmanager
-    def register(self, job_id: str) -> Iterator[CancelToken]:
-        token = CancelToken()
-        with self._lock:
-            if job_id in self._tokens:
-                raise ValueError(f"job id {job_id!r} is already running")
-            self._tokens[job_id] = token
-        try:
-            yield token
-        finally:
-            with self._lock:
-                self._tokens.pop(job_id, None)
-
-    def cancel(self, job_id: str) -> bool:
-        """Cancel a running job; False when no such job runs (already done, or never started)."""
-        with self._lock:
-            token = self._tokens.get(job_id)
-        if token is None:
-            return False
-        token.cancel()
-        return True
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            tokens = list(self._tokens.values())
-        for token in tokens:
-            token.cancel()
+def model_ref(options: UpscaleOptions) -> str:
+    """The model a job runs: an explicit model, else the scenario's measured pick, else the default."""
+    if options.model:
+        return options.model
+    if options.scenario:
+        return SCENARIO_MODELS[options.scenario]
+    return DEFAULT_MODEL_ID
 
 
-class JobRunner:
-    """Runs upscale jobs through one model slot (one session in memory; switching drops the old)."""
+def expand_inputs(inputs: list[Path], options: UpscaleOptions) -> list[InputItem]:
+    """Files and folders → the files of the job, in order. Raises PixupError (bad template...)."""
+    out_dir = Path(options.output_dir) if options.output_dir else None
+    check_template(options.name_template)
+    return collect_inputs(inputs, recursive=options.recursive, exclude=[out_dir] if out_dir else [])
 
-    def __init__(self, slot: ModelSlot | None = None, config: ConfigStore | None = None) -> None:
-        self.registry = JobRegistry()
-        self.slot = slot or ModelSlot()
-        if config is None:
-            config = ConfigStore(user_paths().models)
-            config.load()
+
+class FileRunner:
+    """Upscales single files with a leased session; never raises for a bad file."""
+
+    def __init__(self, config: ConfigStore) -> None:
         self.config = config
 
     def run(
         self,
-        job_id: str,
-        inputs: list[Path],
-        options: UpscaleOptions,
-        *,
-        on_progress: ProgressCallback | None = None,
-        on_result: ResultCallback | None = None,
-    ) -> list[FileResult]:
-        """Upscale every input; one FileResult per file, in order. Never raises for a bad file.
-
-        A cancel stops the file in flight (nothing written) and marks the rest cancelled.
-        """
-        with self.registry.register(job_id) as token:
-            results: list[FileResult] = []
-
-            def emit(result: FileResult) -> None:
-                results.append(result)
-                if on_result:
-                    on_result(result)
-
-            out_dir = Path(options.output_dir) if options.output_dir else None
-            try:
-                check_template(options.name_template)
-                items = collect_inputs(
-                    inputs, recursive=options.recursive, exclude=[out_dir] if out_dir else []
-                )
-            except PixupError as err:
-                emit(FileResult(input=", ".join(map(str, inputs)), status="failed", error=str(err)))
-                return results
-            if not items:
-                emit(FileResult(input=", ".join(map(str, inputs)), status="failed",
-                                error="no image files found"))
-                return results
-            try:
-                # Load once, up front: a bad model is one error for the job, not one per file.
-                self.slot.get(options.model or DEFAULT_MODEL_ID, options.precision)
-            except PixupError as err:
-                emit(FileResult(input=", ".join(map(str, inputs)), status="failed", error=str(err)))
-                return results
-            used: set[Path] = set()
-            for index, item in enumerate(items):
-                if token.cancelled:
-                    emit(FileResult(input=str(item.source), status="cancelled"))
-                    continue
-                emit(self._run_one(job_id, item, index, len(items), options, token, on_progress, used))
-            return results
-
-    def _run_one(
-        self,
-        job_id: str,
         item: InputItem,
-        index: int,
-        total: int,
         options: UpscaleOptions,
+        lease: Lease,
         token: CancelToken,
-        on_progress: ProgressCallback | None,
+        on_tile: TileCallback | None,
         used: set[Path],
     ) -> FileResult:
+        """`used`: outputs already written by this job ("a.png" and "a.jpg" must not collide)."""
         started = time.perf_counter()
         source = item.source
         try:
-            model, session = self.slot.get(options.model or DEFAULT_MODEL_ID, options.precision)
+            model, session = lease.model, lease.session
             override = self.config.override_for(model.id)
             image = read_image(source, max_pixels=None if options.allow_large else DEFAULT_MAX_PIXELS)
+            token.raise_if_cancelled()
             scale = options.scale or session.spec.scale
             plan = plan_scale(session.spec.scale, options.scale)
             out_h, out_w = plan.output_size(image.height, image.width)
@@ -159,7 +83,7 @@ class JobRunner:
             check_output_fits(out_w, out_h, fmt, channels=image.channels, bit_depth=image.bit_depth)
             out_dir = Path(options.output_dir) if options.output_dir else None
             target = output_path_for(item, out_dir, options.name_template, scale, fmt, model=model.id)
-            if target in used:  # "a.png" and "a.jpg" in one folder: keep both outputs
+            if target in used:
                 target = target.with_name(f"{target.stem}_{source.suffix.lstrip('.').lower()}{target.suffix}")
             if target.exists() and not options.overwrite:
                 raise ImageWriteError(f"{target} exists; use --overwrite to replace it")
@@ -174,19 +98,6 @@ class JobRunner:
             else:
                 requested_batch = _auto_batch(session.provider)
 
-            def report(progress: Progress) -> None:
-                if on_progress:
-                    on_progress(
-                        JobProgress(
-                            job_id=job_id,
-                            file=str(source),
-                            file_index=index,
-                            files_total=total,
-                            tiles_done=progress.tiles_done,
-                            tiles_total=progress.tiles_total,
-                        )
-                    )
-
             pixels = upscale_array(
                 image.pixels,
                 session,
@@ -194,8 +105,9 @@ class JobRunner:
                 tile=options.tile or override.tile_size,
                 batch=requested_batch or 1,
                 token=token,
-                progress=report,
+                progress=on_tile,
                 notices=notices,
+                fallback=lease.fallback,
             )
             token.raise_if_cancelled()
             written = write_image(
@@ -217,7 +129,7 @@ class JobRunner:
                 out_height=int(pixels.shape[0]),
                 seconds=round(time.perf_counter() - started, 3),
                 model=model.id,
-                provider=session.provider,
+                provider=lease.session.provider,
                 notices=list(dict.fromkeys(notices)),
             )
         except Cancelled:

@@ -1,0 +1,300 @@
+"""The job service: caller-made ids, a queue worked by one thread, per-file state, cancel, events.
+
+`submit` returns at once; jobs run one after another (one model session in memory, SPEC §4). Every
+read returns a pydantic snapshot, so callers never share mutable state with the worker. The CLI, the
+bridge and the HTTP server all drive upscales through this class.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixup.api.schema import FileResult, FileState, JobSnapshot, JobStatus, UpscaleOptions
+from pixup.engine.cancel import CancelToken
+from pixup.engine.progress import Progress
+from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
+from pixup.imaging.naming import InputItem
+from pixup.jobs.runner import FileRunner, expand_inputs, model_ref
+from pixup.models.config import ConfigStore
+from pixup.models.slot import ModelSlot
+from pixup.paths import user_paths
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[JobSnapshot], None]
+
+EVENT_INTERVAL_S = 0.1
+"""Progress events per job are throttled to at most one per this many seconds (state changes are
+always sent)."""
+
+FACES_UNAVAILABLE = "Face recovery is not available yet: pixup cannot run face models in this version."
+REPAIR_UNAVAILABLE = "Fix compression is not available yet: the repair pass is not wired into jobs."
+
+_FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+
+
+@dataclass
+class _File:
+    item: InputItem
+    state: FileState
+    token: CancelToken = field(default_factory=CancelToken)
+    started: float | None = None
+
+
+@dataclass
+class _Job:
+    job_id: str
+    options: UpscaleOptions
+    files: list[_File]
+    created: float
+    status: JobStatus = "queued"
+    error: str | None = None
+    cancel_requested: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+    last_event: float = 0.0
+
+    def snapshot(self) -> JobSnapshot:
+        return JobSnapshot(
+            job_id=self.job_id,
+            status=self.status,
+            files=[f.state.model_copy(deep=True) for f in self.files],
+            error=self.error,
+            notices=list(dict.fromkeys(n for f in self.files for n in f.state.notices)),
+            output_dir=self.options.output_dir,
+            created=self.created,
+        )
+
+
+class JobService:
+    """Queue and run upscale jobs on one worker thread. Thread-safe."""
+
+    def __init__(self, slot: ModelSlot | None = None, config: ConfigStore | None = None) -> None:
+        self.slot = slot or ModelSlot()
+        if config is None:
+            config = ConfigStore(user_paths().models)
+            config.load()
+        self.config = config
+        self._runner = FileRunner(config)
+        self._lock = threading.Lock()  # guards _jobs and every _Job/_File record
+        self._jobs: dict[str, _Job] = {}
+        self._listeners_lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="pixup-jobs", daemon=True)
+        self._worker.start()
+
+    # ------------------------------------------------------------------ public surface
+
+    def submit(self, job_id: str, inputs: list[Path], options: UpscaleOptions) -> JobSnapshot:
+        """Queue a job and return at once. Raises ConflictError for an id in use, UnavailableError
+        for a feature this build lacks, PixupError for a request that cannot start (bad name
+        template, no images found)."""
+        if options.faces:
+            raise UnavailableError(FACES_UNAVAILABLE)
+        if options.repair:
+            raise UnavailableError(REPAIR_UNAVAILABLE)
+        with self._lock:
+            if job_id in self._jobs:
+                raise ConflictError(f"job id {job_id} is already in use")
+        items = expand_inputs(inputs, options)
+        if not items:
+            raise PixupError("no image files found in " + ", ".join(str(p) for p in inputs))
+        files = [_File(item, FileState(input=str(item.source), name=item.source.name, status="queued"))
+                 for item in items]
+        job = _Job(job_id, options, files, created=time.time())
+        with self._lock:
+            if job_id in self._jobs:
+                raise ConflictError(f"job id {job_id} is already in use")
+            self._jobs[job_id] = job
+            snapshot = job.snapshot()
+        self._queue.put(job_id)
+        self._notify(snapshot)
+        return snapshot
+
+    def status(self, job_id: str) -> JobSnapshot:
+        with self._lock:
+            return self._get(job_id).snapshot()
+
+    def list(self) -> list[JobSnapshot]:
+        """Every job of this session, oldest first."""
+        with self._lock:
+            return [job.snapshot() for job in self._jobs.values()]
+
+    def cancel(self, job_id: str) -> JobSnapshot:
+        """Cancel every file not finished yet; the file in flight stops within one inference."""
+        with self._lock:
+            job = self._get(job_id)
+            if job.status not in _FINISHED:
+                job.cancel_requested = True
+                for record in job.files:
+                    self._cancel_file(record)
+                if job.status == "queued":
+                    job.status = "cancelled"
+                    job.finished.set()
+            snapshot = job.snapshot()
+        self._notify(snapshot)
+        return snapshot
+
+    def cancel_file(self, job_id: str, file: str) -> JobSnapshot:
+        with self._lock:
+            job = self._get(job_id)
+            matches = [r for r in job.files if r.state.input == file]
+            if not matches:
+                raise NotFoundError(f"job {job_id} has no file {file}")
+            for record in matches:
+                self._cancel_file(record)
+            snapshot = job.snapshot()
+        self._notify(snapshot)
+        return snapshot
+
+    def wait(self, job_id: str, timeout: float | None = None) -> bool:
+        """Block until the job has finished (True) or `timeout` passed (False)."""
+        with self._lock:
+            finished = self._get(job_id).finished
+        return finished.wait(timeout)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with a snapshot on every state change and, throttled, on progress.
+        Listeners run on the worker thread and must be quick. Returns the unsubscribe function."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def busy(self) -> bool:
+        with self._lock:
+            return any(job.status not in _FINISHED for job in self._jobs.values())
+
+    def shutdown(self) -> None:
+        """Cancel everything, stop the worker, release the model."""
+        with self._lock:
+            ids = [job.job_id for job in self._jobs.values() if job.status not in _FINISHED]
+        for job_id in ids:
+            self.cancel(job_id)
+        self._queue.put(None)
+        self._worker.join(timeout=5)
+        self.slot.clear()
+
+    # ------------------------------------------------------------------ worker
+
+    def _get(self, job_id: str) -> _Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id}")
+        return job
+
+    @staticmethod
+    def _cancel_file(record: _File) -> None:
+        if record.state.status == "queued":
+            record.state.status = "cancelled"
+        if record.state.status in ("queued", "running", "cancelled"):
+            record.token.cancel()
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            with self._lock:
+                job = self._jobs[job_id]
+                if job.status != "queued":
+                    continue  # cancelled while queued
+                job.status = "running"
+            try:
+                self._run(job)
+            except Exception as err:  # a bug: the job fails with one line, the worker lives on
+                log.exception("job %s failed", job_id)
+                self._fail(job, f"internal error: {err}")
+            finally:
+                with self._lock:
+                    if job.status == "running":
+                        job.status = "cancelled" if job.cancel_requested else "done"
+                    job.finished.set()
+                    snapshot = job.snapshot()
+                self._notify(snapshot)
+
+    def _run(self, job: _Job) -> None:
+        self._notify_job(job, force=True)
+        try:
+            # Load once, up front: a bad model is one error for the job, not one per file.
+            lease = self.slot.lease(model_ref(job.options), job.options.precision)
+        except PixupError as err:
+            self._fail(job, str(err))
+            return
+        used: set[Path] = set()
+        with lease:
+            for record in job.files:
+                with self._lock:
+                    if record.token.cancelled:
+                        record.state.status = "cancelled"
+                        continue
+                    record.state.status = "running"
+                    record.started = time.perf_counter()
+                self._notify_job(job, force=True)
+                result = self._runner.run(
+                    record.item, job.options, lease, record.token,
+                    functools.partial(self._on_tile, job, record), used,
+                )
+                with self._lock:
+                    self._finish_file(record, result)
+                self._notify_job(job, force=True)
+
+    def _on_tile(self, job: _Job, record: _File, progress: Progress) -> None:
+        with self._lock:
+            state = record.state
+            state.tiles_done, state.tiles_total = progress.tiles_done, progress.tiles_total
+            if record.started is not None and progress.tiles_done > 0:
+                elapsed = time.perf_counter() - record.started
+                remaining = progress.tiles_total - progress.tiles_done
+                state.eta_s = round(elapsed / progress.tiles_done * remaining, 1)
+        self._notify_job(job, force=False)
+
+    @staticmethod
+    def _finish_file(record: _File, result: FileResult) -> None:
+        state = record.state
+        for name in FileResult.model_fields:
+            setattr(state, name, getattr(result, name))
+        state.eta_s = 0.0 if result.status == "done" else None
+        if result.status == "done":
+            state.tiles_done = state.tiles_total
+
+    def _fail(self, job: _Job, message: str) -> None:
+        with self._lock:
+            job.status = "failed"
+            job.error = message
+            for record in job.files:
+                if record.state.status in ("queued", "running"):
+                    record.state.status = "failed"
+                    record.state.error = message
+
+    # ------------------------------------------------------------------ events
+
+    def _notify_job(self, job: _Job, force: bool) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - job.last_event < EVENT_INTERVAL_S:
+                return
+            job.last_event = now
+            snapshot = job.snapshot()
+        self._notify(snapshot)
+
+    def _notify(self, snapshot: JobSnapshot) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(snapshot)
+            except Exception:  # a front end's bug must not stop the job
+                log.exception("job listener failed")

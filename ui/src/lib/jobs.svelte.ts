@@ -1,0 +1,173 @@
+import { errorMessage, type Api } from './api';
+import type { FileState, JobSnapshot, UpscaleOptions } from './types';
+
+export type Status = JobSnapshot['status'];
+
+export const POLL_MS = 250;
+
+export function isActiveStatus(status: Status): boolean {
+  return status === 'queued' || status === 'running';
+}
+
+export function isJobActive(job: JobSnapshot): boolean {
+  return isActiveStatus(job.status) || job.files.some((f) => isActiveStatus(f.status));
+}
+
+export interface JobsNotify {
+  (kind: 'info' | 'success' | 'warning' | 'error', message: string): void;
+}
+
+export interface JobsOptions {
+  /** Poll interval while anything is queued or running. */
+  interval?: number;
+  /** Where notices, failures and completions go (the toast stack). */
+  notify?: JobsNotify;
+  /** Make job ids (tests). */
+  newId?: () => string;
+}
+
+/**
+ * The queue as Python reports it. Starts jobs with a caller-made id, polls `list_jobs` every
+ * `interval` ms while any job is queued or running (and stops when idle), reports each notice,
+ * failure and finished job once.
+ */
+export class JobsController {
+  jobs = $state<JobSnapshot[]>([]);
+  readonly interval: number;
+  #api: Api;
+  #notify: JobsNotify;
+  #newId: () => string;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #seen = new Set<string>();
+  #lastError = '';
+  #disposed = false;
+
+  constructor(api: Api, options: JobsOptions = {}) {
+    this.#api = api;
+    this.interval = options.interval ?? POLL_MS;
+    this.#notify = options.notify ?? (() => {});
+    this.#newId = options.newId ?? (() => crypto.randomUUID());
+  }
+
+  get active(): boolean {
+    return this.jobs.some(isJobActive);
+  }
+
+  get polling(): boolean {
+    return this.#timer !== null;
+  }
+
+  /** Every file of every job, in order, with its job. */
+  get rows(): { job: JobSnapshot; file: FileState }[] {
+    return this.jobs.flatMap((job) => job.files.map((file) => ({ job, file })));
+  }
+
+  /** One job with all the inputs. */
+  async start(inputs: string[], options: UpscaleOptions): Promise<JobSnapshot> {
+    if (inputs.length === 0) throw new Error('Nothing to upscale');
+    const job_id = this.#newId();
+    const snapshot = await this.#api.call('start_job', {
+      job_id,
+      inputs: inputs as [string, ...string[]],
+      options,
+    });
+    this.#upsert(snapshot);
+    this.#schedule();
+    return snapshot;
+  }
+
+  /** Ask Python for every job now. `silent`: remember what is there without reporting it (page load). */
+  async refresh(silent = false): Promise<void> {
+    try {
+      const { jobs } = await this.#api.call('list_jobs', {});
+      this.#lastError = '';
+      if (this.#disposed) return;
+      this.jobs = jobs;
+      for (const job of jobs) this.#report(job, silent);
+    } catch (error) {
+      const message = errorMessage(error);
+      if (message !== this.#lastError) this.#notify('error', message);
+      this.#lastError = message;
+    }
+    this.#schedule();
+  }
+
+  async cancelFile(jobId: string, file: string): Promise<void> {
+    try {
+      this.#upsert(await this.#api.call('cancel_file', { job_id: jobId, file }));
+    } catch (error) {
+      this.#notify('error', errorMessage(error));
+    }
+  }
+
+  async cancelAll(): Promise<void> {
+    const active = this.jobs.filter(isJobActive);
+    await Promise.all(
+      active.map(async (job) => {
+        try {
+          this.#upsert(await this.#api.call('cancel_job', { job_id: job.job_id }));
+        } catch (error) {
+          this.#notify('error', errorMessage(error));
+        }
+      }),
+    );
+  }
+
+  /** Drop finished jobs from the view (Python keeps them). */
+  clearFinished(): void {
+    this.jobs = this.jobs.filter(isJobActive);
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #upsert(snapshot: JobSnapshot): void {
+    const index = this.jobs.findIndex((job) => job.job_id === snapshot.job_id);
+    if (index >= 0) this.jobs[index] = snapshot;
+    else this.jobs.push(snapshot);
+    this.#report(snapshot, false);
+  }
+
+  #once(key: string, silent: boolean, kind: Parameters<JobsNotify>[0], message: string): void {
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    if (!silent) this.#notify(kind, message);
+  }
+
+  #report(job: JobSnapshot, silent: boolean): void {
+    const id = job.job_id;
+    for (const notice of job.notices ?? []) this.#once(`${id}|notice|${notice}`, silent, 'warning', notice);
+    for (const file of job.files) {
+      for (const notice of file.notices ?? []) {
+        // The same override usually comes for every file of a job: once per job is enough.
+        this.#once(`${id}|notice|${notice}`, silent, 'warning', notice);
+      }
+      if (file.status === 'failed') {
+        this.#once(
+          `${id}|failed|${file.input}`,
+          silent,
+          'error',
+          `${file.name}: ${file.error ?? 'failed'}`,
+        );
+      }
+    }
+    if (job.error) this.#once(`${id}|error`, silent, 'error', job.error);
+    if (!isJobActive(job) && job.status !== 'cancelled') {
+      const done = job.files.filter((f) => f.status === 'done').length;
+      if (done > 0) {
+        this.#once(`${id}|finished`, silent, 'success', `Done: ${done} ${done === 1 ? 'file' : 'files'} upscaled`);
+      }
+    }
+  }
+
+  #schedule(): void {
+    if (this.#disposed || this.#timer !== null || !this.active) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.refresh();
+    }, this.interval);
+  }
+}
