@@ -56,6 +56,14 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("--allow-large", action="store_true", help="lift the decompression-bomb guard")
     up.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
 
+    serve = sub.add_parser("serve", help="the UI and its API over HTTP, for a browser")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    serve.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    serve.add_argument("--output", type=Path, help="default output folder")
+    serve.add_argument("--root", type=Path, action="append", default=[], metavar="DIR",
+                       help="a folder whose images the browser may be shown (repeatable)")
+    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+
     info = sub.add_parser("info", help="providers, devices, memory and pixup's folders")
     info.add_argument("--json", action="store_true")
 
@@ -88,9 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_info(args)
         if args.command == "models":
             return _cmd_models(args)
-        print("The desktop window comes with the UI; for now use `pixup upscale` (see `pixup --help`).",
-              file=sys.stderr)
-        return EXIT_USAGE
+        if args.command == "serve":
+            return _cmd_serve(args)
+        from pixup.desktop.window import run_desktop
+
+        return run_desktop()
     except PixupError as err:
         print(f"pixup: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -264,6 +274,42 @@ class _ProgressBar:
 
     def close(self) -> None:
         self.file_done()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pixup.api.bridge import Api
+    from pixup.api.http import ApiServer, is_loopback
+
+    if args.port < 0 or args.port > 65535:
+        print(f"pixup: invalid --port: {args.port}", file=sys.stderr)
+        return EXIT_USAGE
+    for root in args.root:
+        if not root.is_dir():
+            print(f"pixup: --root {root} is not a folder", file=sys.stderr)
+            return EXIT_USAGE
+    output = str(args.output.resolve()) if args.output else None
+    api = Api(output_dir=output, uploads=True)
+    try:
+        server = ApiServer(api, host=args.host, port=args.port, roots=args.root)
+    except OSError as err:
+        api.close()
+        print(f"pixup: cannot listen on {args.host}:{args.port}: {err.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    if not is_loopback(args.host):
+        print(f"pixup: warning: listening on {args.host}, reachable from other machines", file=sys.stderr)
+    print(server.url, flush=True)
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        api.close()
+    return EXIT_OK
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
