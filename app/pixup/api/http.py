@@ -147,8 +147,11 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
 
         # -------------------------------------------------------------- plumbing
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        def _send(self, status: int, body: bytes, content_type: str = "application/json",
+                  close: bool = False) -> None:
             self.send_response(status)
+            if close:
+                self.send_header("Connection", "close")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
@@ -159,7 +162,9 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
         def _error(self, status: int, code: str, message: str) -> None:
             import json
 
-            self._send(status, json.dumps({"code": code, "message": message}).encode())
+            # The request body may be unread: close rather than parse it as the next request.
+            self.close_connection = True
+            self._send(status, json.dumps({"code": code, "message": message}).encode(), close=True)
 
         def _host_ok(self) -> bool:
             if self.headers.get("Host", "") in server.allowed_hosts():

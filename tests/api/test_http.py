@@ -1,0 +1,111 @@
+"""pixup serve's HTTP rules: token, Host header, roots, uploads; the bridge behind it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pixup.api.bridge import Api
+from pixup.api.http import ApiServer
+
+
+@pytest.fixture()
+def server(api: Api, tmp_path: Path) -> Iterator[ApiServer]:
+    ui = tmp_path / "ui"
+    ui.mkdir()
+    (ui / "index.html").write_text("<!doctype html><title>pixup</title>")
+    root = tmp_path / "root"
+    root.mkdir()
+    made = ApiServer(api, roots=[root], ui_dir=ui)
+    made.start()
+    yield made
+    made.shutdown()
+
+
+def request(server: ApiServer, method: str, path: str, body: bytes | None = None,
+            token: str | None = "", host: str | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    headers = {"Host": host or f"127.0.0.1:{server.port}"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token or server.token}"
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def test_url_carries_the_token(server: ApiServer) -> None:
+    assert server.url == f"http://127.0.0.1:{server.port}/?token={server.token}"
+    assert len(server.token) >= 32
+
+
+def test_api_needs_the_token_and_nothing_happens_without_it(server: ApiServer, api: Api) -> None:
+    body = json.dumps({"job_id": "job-000001", "inputs": ["/etc/hostname"]}).encode()
+    assert request(server, "POST", "/api/start_job", body, token=None)[0] == 401
+    assert request(server, "POST", "/api/start_job", body, token="wrong")[0] == 401
+    assert api.service.list() == []  # nothing was started
+    assert request(server, "POST", "/api/system_info", b"{}")[0] == 200
+
+
+def test_other_host_headers_are_refused(server: ApiServer) -> None:
+    assert request(server, "POST", "/api/system_info", b"{}", host=f"evil.example:{server.port}")[0] == 403
+    assert request(server, "GET", "/", token=None, host="evil.example")[0] == 403
+    assert request(server, "GET", "/", token=None, host=f"localhost:{server.port}")[0] == 200
+
+
+def test_no_wildcard_cors(server: ApiServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", "/api/system_info", body=b"{}", headers={
+        "Host": f"127.0.0.1:{server.port}", "Authorization": f"Bearer {server.token}",
+        "Origin": "http://evil.example"})
+    response = conn.getresponse()
+    response.read()
+    assert response.getheader("Access-Control-Allow-Origin") is None
+
+
+def test_files_only_from_roots(server: ApiServer, tmp_path: Path) -> None:
+    inside = tmp_path / "root" / "a.png"
+    inside.write_bytes(b"\x89PNG fake")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret")
+    (tmp_path / "root" / "link.txt").symlink_to(outside)
+
+    def get(path: str) -> int:
+        from urllib.parse import quote
+
+        return request(server, "GET", f"/api/file?path={quote(path)}", token=None)[0]
+
+    def get_with_token(path: str) -> tuple[int, bytes]:
+        from urllib.parse import quote
+
+        return request(server, "GET", f"/api/file?path={quote(path)}&token={server.token}", token=None)
+
+    assert get(str(inside)) == 401  # the token is needed here too
+    assert get_with_token(str(inside)) == (200, b"\x89PNG fake")
+    assert get_with_token(str(outside))[0] == 404
+    assert get_with_token(str(tmp_path / "root" / ".." / "secret.txt"))[0] == 404
+    assert get_with_token(str(tmp_path / "root" / "link.txt"))[0] == 404  # symlink out of the root
+    assert get_with_token("/etc/passwd")[0] == 404
+    assert request(server, "GET", "/../../etc/passwd", token=None)[0] == 404
+
+
+def test_upload_lands_in_the_uploads_root_whatever_its_name(server: ApiServer) -> None:
+    status, body = request(server, "POST", "/api/upload?name=../../evil.png", b"bytes")
+    assert status == 200
+    path = Path(json.loads(body)["path"])
+    assert path.name == "evil.png" and path.is_relative_to(server.uploads)
+    assert path.read_bytes() == b"bytes"
+    assert request(server, "GET", f"/api/file?path={path}&token={server.token}", token=None) == (200, b"bytes")
+
+
+def test_shutdown_removes_uploads(api: Api, tmp_path: Path) -> None:
+    made = ApiServer(api, ui_dir=tmp_path)
+    made.start()
+    uploads = made.uploads
+    assert uploads.is_dir()
+    made.shutdown()
+    assert not os.path.exists(uploads)
