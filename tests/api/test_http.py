@@ -99,7 +99,8 @@ def test_upload_lands_in_the_uploads_root_whatever_its_name(server: ApiServer) -
     path = Path(json.loads(body)["path"])
     assert path.name == "evil.png" and path.is_relative_to(server.uploads)
     assert path.read_bytes() == b"bytes"
-    assert request(server, "GET", f"/api/file?path={path}&token={server.token}", token=None) == (200, b"bytes")
+    url = f"/api/file?path={path}&token={server.token}"
+    assert request(server, "GET", url, token=None) == (200, b"bytes")
 
 
 def test_shutdown_removes_uploads(api: Api, tmp_path: Path) -> None:
