@@ -142,3 +142,30 @@ def test_switching_returns_memory(tmp_path: Path) -> None:
     assert mb["small"] < mb["first_small"] + big_cost / 2, mb
     # ...and switching back and forth does not pile sessions up.
     assert mb["again"] < mb["small"] + big_cost / 2, mb
+
+
+def test_out_of_memory_fallback_goes_through_the_slot(models: dict[str, str]) -> None:
+    """The successor session replaces the failed one in the slot (later files start there) and the
+    failed one is closed, not leaked."""
+    import numpy as np
+
+    from pixup.errors import EngineError
+
+    def opener(model: ResolvedModel, precision: Precision) -> ModelSession:
+        return ModelSession.open(model.onnx_path, precision="exact",
+                                 providers=["OpenVINOExecutionProvider", "CPUExecutionProvider"])
+
+    slot = ModelSlot(opener)
+    with slot.lease(models["a"]) as lease:
+        first = lease.session
+        assert first.provider == "OpenVINOExecutionProvider"
+        successor = lease.fallback(first)
+        assert successor is not None and successor.provider == "CPUExecutionProvider"
+        assert lease.session is successor and slot.loaded_session is successor
+        batch = np.zeros((1, 3, 8, 8), np.float32)
+        with pytest.raises(EngineError, match="closed"):
+            first.run(batch)
+        assert successor.run(batch).shape == (1, 3, 16, 16)
+        assert lease.fallback(successor) is None  # nothing after the CPU provider
+    _, again = slot.get(models["a"])
+    assert again is successor and slot.loads == 1
