@@ -1,21 +1,21 @@
 """The two pages the window shows before (or instead of) the real UI: "Starting pixup…" and an error.
 
 Inline HTML with no external resources, so they paint in the first frame while numpy and ONNX Runtime
-are still loading behind them. Colours follow the UI's theme tokens (dark and light by
-prefers-color-scheme).
+are still loading behind them. Colours are the UI's (ui/src/app.css: Tailwind zinc
+surfaces, indigo accent), dark or light by prefers-color-scheme.
 """
 
 from __future__ import annotations
 
 import html
 
-BACKGROUND_LIGHT = "#f6f7f9"
+BACKGROUND_LIGHT = "#fafafa"
 """Window background before the first paint (pywebview wants one colour; the page then follows the OS)."""
 
 _STYLE = """
-:root { color-scheme: light dark; --bg: #f6f7f9; --fg: #16181d; --muted: #5b6270; --accent: #6d5dfc; }
+:root { color-scheme: light dark; --bg: #fafafa; --fg: #18181b; --muted: #71717a; --accent: #4f46e5; }
 @media (prefers-color-scheme: dark) {
-  :root { --bg: #111318; --fg: #e8eaf0; --muted: #9aa1b1; --accent: #8b7fff; }
+  :root { --bg: #09090b; --fg: #f4f4f5; --muted: #a1a1aa; --accent: #6366f1; }
 }
 html, body { height: 100%; margin: 0; }
 body { background: var(--bg); color: var(--fg); display: flex; align-items: center; justify-content: center;

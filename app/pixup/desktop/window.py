@@ -41,13 +41,20 @@ MIN_SIZE = (760, 520)
 FLAGS_ENV = "PIXUP_CHROMIUM_FLAGS"
 """Replaces pixup's default QtWebEngine (Chromium) flags; the benchmark uses it to compare sets."""
 
-DEFAULT_CHROMIUM_FLAGS: tuple[str, ...] = (
-    # Chosen by benchmarks/bench_window.py (see benchmarks/README.md "bench_window.py"): one renderer
-    # process for our single page, and no disk cache for a page served from loopback.
-    "--renderer-process-limit=1",
-    "--process-per-site",
-    "--disk-cache-size=1",
+DEFAULT_CHROMIUM_FLAGS: tuple[str, ...] = ("--disable-gpu",)
+"""With SOFTWARE_RENDERING_ENV: no OpenGL in the window at all. Measured by benchmarks/bench_window.py
+(benchmarks/README.md): Mesa's llvmpipe alone is ~45 MB PSS under Xvfb (a desktop's GL driver costs
+the like), and the UI (controls, one before/after image) draws fine in Chromium's software
+compositor. Process-model flags (--single-process, --renderer-process-limit, --process-per-site,
+--no-zygote) saved ≤ 20 MB and weaken isolation (a renderer crash would take the engine down)."""
+
+SOFTWARE_RENDERING_ENV: tuple[tuple[str, str], ...] = (
+    ("QT_QUICK_BACKEND", "software"),  # QtWebEngine composites through Qt Quick: raster, not GL
+    ("QT_XCB_GL_INTEGRATION", "none"),  # X11: do not load libGL/GLX (and Mesa's LLVM) at all
 )
+
+GPU_ENV = "PIXUP_WINDOW_GPU"
+"""Set to 1 to keep Qt's and Chromium's GPU paths (more memory; smoother on very large screens)."""
 
 UI_DIR_ENV = "PIXUP_UI_DIR"
 """Overrides where the built UI (index.html and assets) is read from."""
@@ -77,11 +84,13 @@ def has_display(env: Mapping[str, str] | None = None, platform: str | None = Non
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
-def chromium_flags(env: Mapping[str, str], is_root: bool) -> str:
-    """The QTWEBENGINE_CHROMIUM_FLAGS value: pixup's defaults (or PIXUP_CHROMIUM_FLAGS), --no-sandbox
-    as root (Chromium refuses to run its sandbox as root), then whatever the user set, last so it wins."""
+def chromium_flags(env: Mapping[str, str], is_root: bool, gpu: bool = False) -> str:
+    """The QTWEBENGINE_CHROMIUM_FLAGS value: pixup's defaults (none with `gpu`; PIXUP_CHROMIUM_FLAGS
+    replaces them), --no-sandbox as root (Chromium refuses to run its sandbox as root), then whatever
+    the user set, last so it wins."""
     override = env.get(FLAGS_ENV)
-    flags = shlex.split(override) if override is not None else list(DEFAULT_CHROMIUM_FLAGS)
+    defaults = [] if gpu else list(DEFAULT_CHROMIUM_FLAGS)
+    flags = shlex.split(override) if override is not None else defaults
     user = shlex.split(env.get("QTWEBENGINE_CHROMIUM_FLAGS", ""))
     if is_root and "--no-sandbox" not in flags + user:
         flags.append("--no-sandbox")
@@ -172,6 +181,7 @@ class DesktopApp:
             from pixup.api.http import ApiServer
             from pixup.desktop.dialogs import NativeDialogs
 
+            _quiet_onnxruntime()
             api = Api(dialogs=NativeDialogs(self._window))
             server = ApiServer(api, ui_dir=str(self._ui_path))
             server.start()
@@ -267,6 +277,18 @@ def _one_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
+def _quiet_onnxruntime() -> None:
+    """ONNX Runtime and OpenVINO are chatty on stderr; the window reports through the UI and the log."""
+    if os.environ.get("PIXUP_VERBOSE"):
+        return
+    try:
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(3)
+    except Exception:  # a nicety, never a reason to fail
+        log.debug("could not quiet ONNX Runtime", exc_info=True)
+
+
 def _is_root() -> bool:
     geteuid = getattr(os, "geteuid", None)
     return geteuid is not None and geteuid() == 0
@@ -284,7 +306,13 @@ def run_desktop() -> int:
               "run `pixup serve` to use pixup in a browser.", file=sys.stderr)
         return EXIT_NO_DISPLAY
     if sys.platform.startswith("linux"):
-        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = chromium_flags(os.environ, _is_root())
+        gpu = os.environ.get(GPU_ENV) == "1"
+        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = chromium_flags(os.environ, _is_root(), gpu=gpu)
+        if not gpu:
+            for name, value in SOFTWARE_RENDERING_ENV:
+                os.environ.setdefault(name, value)  # the user's own setting wins
+        # qtpy would pick PyQt5/PyQt6 first if one happens to be installed; pixup ships PySide6.
+        os.environ.setdefault("QT_API", "pyside6")
     try:
         import webview
     except ImportError as err:
