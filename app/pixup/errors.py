@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class PixupError(Exception):
     """Base: `str(err)` is the one line the user sees."""
@@ -37,3 +39,68 @@ class ConflictError(RequestError):
 
 class UnavailableError(RequestError):
     """A feature this build or front end does not offer (yet); the message says why."""
+
+
+
+# Typed errors whose remedy is an option of the front end: their lines say what is wrong, never
+# which flag or button fixes it; the CLI and the UI add their own advice. A front end that only gets
+# the line (a failed file's `error` in a job) recognises it with `describes`.
+
+
+class OutputExistsError(ImageWriteError):
+    """The output file exists and replacing it was not asked for; `path` is that file."""
+
+    TAIL = " already exists"
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(str(path))  # args stay (path,), so the error pickles and compares as built
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"{self.path}{self.TAIL}"
+
+    @classmethod
+    def describes(cls, line: str) -> bool:
+        return line.endswith(cls.TAIL)
+
+
+class ImageTooLargeError(ImageReadError):
+    """The image has more pixels than the limit that guards against decompression bombs."""
+
+    TAIL = "safety limit against decompression bombs"
+
+    @classmethod
+    def describes(cls, line: str) -> bool:
+        return line.endswith(cls.TAIL)
+
+
+class ModelNameTakenError(ModelError):
+    """An import would store a model under an id already in use: a bundled model's (`bundled`), or a
+    user model's that replacing was not asked for."""
+
+    def __init__(self, model_id: str, *, bundled: bool) -> None:
+        super().__init__(model_id)
+        self.model_id = model_id
+        self.bundled = bundled
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild_name_taken, (self.model_id, self.bundled)
+
+    def __str__(self) -> str:
+        if self.bundled:
+            return f"{self.model_id!r} is the id of a bundled model"
+        return f"a model named {self.model_id} already exists"
+
+
+def _rebuild_name_taken(model_id: str, bundled: bool) -> ModelNameTakenError:
+    return ModelNameTakenError(model_id, bundled=bundled)
+
+
+class UnknownModelError(ModelError):
+    """No model has this id or path; the line lists close matches."""
+
+    HEAD = "unknown model "
+
+    @classmethod
+    def describes(cls, line: str) -> bool:
+        return line.startswith(cls.HEAD)

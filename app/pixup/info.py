@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import platform
-from typing import Any
+from typing import Any, get_args
 
 import onnxruntime as ort
 
 from pixup import __version__
+from pixup.api.schema import Precision
 from pixup.engine import hardware
 from pixup.engine.providers import provider_plan
 from pixup.paths import user_paths
@@ -16,7 +17,7 @@ from pixup.paths import user_paths
 def collect_info() -> dict[str, Any]:
     """A JSON-ready snapshot; the same data the desktop SystemInfo panel shows."""
     system = hardware.system_info()
-    plans = {precision: provider_plan(precision) for precision in ("fast", "exact")}
+    plans = {precision: provider_plan(precision) for precision in get_args(Precision)}
     return {
         "pixup": __version__,
         "python": platform.python_version(),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+from pixup.models.bundled import bundled_model
 from tests.cli.conftest import RunCli, photo
 from tests.engine import graphs
 
@@ -45,7 +47,22 @@ def test_import_then_list_then_upscale_with_it(run_cli: RunCli, tmp_path: Path) 
     assert json.loads(proc.stdout)["out_width"] == 30
     # Importing the same name again is refused and leaves the stored model alone.
     proc = run_cli("models", "import", model, "--name", "tri-cli")
-    assert proc.returncode == 1 and "exists" in proc.stderr
+    assert proc.returncode == 1
+    assert proc.stderr.strip().endswith(
+        "a model named tri-cli already exists; use --overwrite to replace it, "
+        "or --name to import it under another name"
+    )
+
+
+def test_unknown_model_points_to_models_list(run_cli: RunCli, tmp_path: Path) -> None:
+    proc = run_cli("models", "info", "realesrgan-x4plu")
+    assert proc.returncode == 1
+    line = proc.stderr.strip()
+    assert line.startswith("pixup: unknown model 'realesrgan-x4plu' (did you mean realesrgan-x4plus, ")
+    assert line.endswith("?); `pixup models list` shows them all")
+    proc = run_cli("upscale", photo(tmp_path / "i.png", (10, 8)), "--model", "nope-at-all")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "pixup: unknown model 'nope-at-all'; `pixup models list` shows them all"
 
 
 def test_import_rejects_non_image_models_with_one_line(run_cli: RunCli, tmp_path: Path) -> None:
@@ -56,3 +73,18 @@ def test_import_rejects_non_image_models_with_one_line(run_cli: RunCli, tmp_path
     assert len(lines) == 1 and "cls.onnx" in lines[0] and "image-to-image" in lines[0]
     ids = {r["id"] for r in json.loads(run_cli("models", "list", "--json").stdout)}
     assert "cls" not in ids
+
+
+def test_import_of_upscayl_folder_with_bundled_weights(run_cli: RunCli, tmp_path: Path) -> None:
+    found = bundled_model("realesr-animevideov3-x4")
+    assert found is not None
+    folder = tmp_path / "upscayl-models"
+    folder.mkdir()
+    for part in found.files():
+        shutil.copy(part, folder / f"realesr-animevideov3-x4{part.suffix}")
+    proc = run_cli("models", "import", folder)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        f"{folder / 'realesr-animevideov3-x4.param'}: already bundled as realesr-animevideov3-x4; "
+        "nothing copied"
+    )

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import pytest
 
-from pixup.errors import ImageWriteError
+from pixup.errors import ImageWriteError, OutputExistsError
 from pixup.imaging.atomic import TEMP_SUFFIX, atomic_write
 from tests.imaging.helpers import public_folder, run_unprivileged
 
@@ -45,9 +45,10 @@ def test_writes_and_leaves_no_temp(tmp_path: Path) -> None:
 def test_existing_file_needs_overwrite(tmp_path: Path) -> None:
     target = tmp_path / "out.png"
     target.write_bytes(b"old")
-    with pytest.raises(ImageWriteError) as info:
+    with pytest.raises(OutputExistsError) as info:
         atomic_write(target, write_bytes(b"new"), overwrite=False)
-    assert str(info.value) == f"{target} exists; use --overwrite"
+    assert str(info.value) == f"{target} already exists"  # the CLI adds "use --overwrite"
+    assert info.value.path == target and isinstance(info.value, ImageWriteError)
     assert target.read_bytes() == b"old"
     atomic_write(target, write_bytes(b"new"), overwrite=True)
     assert target.read_bytes() == b"new"
@@ -62,8 +63,9 @@ def test_file_appearing_during_the_write_is_not_clobbered(tmp_path: Path) -> Non
         f.write(b"ours")
         target.write_bytes(b"theirs")
 
-    with pytest.raises(ImageWriteError, match="exists; use --overwrite"):
+    with pytest.raises(OutputExistsError) as info:
         atomic_write(target, writer, overwrite=False)
+    assert info.value.path == target
     assert target.read_bytes() == b"theirs"
     assert leftovers(tmp_path) == []
 

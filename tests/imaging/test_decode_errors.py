@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixup.errors import ImageReadError
+from pixup.errors import ImageReadError, ImageTooLargeError
 from pixup.imaging import read_image
 from tests.imaging.helpers import public_folder, run_unprivileged
 
@@ -137,13 +137,17 @@ def _bomb_png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 100))
 
 
-def test_decompression_bomb_is_refused_with_how_to_allow(tmp_path: Path) -> None:
+def test_decompression_bomb_is_refused_as_too_large(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     path.write_bytes(_bomb_png(30000, 20000))
-    assert error_for(path) == (
+    message = error_for(path)
+    assert message == (
         f"{path}: 30000×20000 is 600 megapixels, above the 179 MP safety limit against "
-        "decompression bombs; use --allow-large to read it anyway"
-    )
+        "decompression bombs"
+    )  # the front end says how to lift the limit (the CLI: --allow-large)
+    with pytest.raises(ImageTooLargeError):
+        read_image(path)
+    assert ImageTooLargeError.describes(f"other.png: {message}")
 
 
 def test_pixel_limit_is_per_call(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import piexif
 import pytest
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from pixup.errors import ImageWriteError
+from pixup.errors import ImageWriteError, OutputExistsError
 from pixup.imaging import (
     EncodeOptions,
     Metadata,
@@ -408,9 +408,9 @@ def test_encode_notes() -> None:
 def test_existing_output_is_not_overwritten_by_default(tmp_path: Path) -> None:
     target = tmp_path / "keep.png"
     target.write_bytes(b"precious")
-    with pytest.raises(ImageWriteError) as info:
+    with pytest.raises(OutputExistsError) as info:
         write_image(gradient(4, 4), target, fmt="png", options=DEFAULTS, metadata=None)
-    assert str(info.value) == f"{target} exists; use --overwrite"
+    assert str(info.value) == f"{target} already exists"
     assert target.read_bytes() == b"precious"
     write_image(gradient(4, 4), target, fmt="png", options=DEFAULTS, metadata=None, overwrite=True)
     assert Image.open(io.BytesIO(target.read_bytes())).size == (4, 4)

@@ -107,9 +107,22 @@ def test_plan_outputs_resolves_clashes(tmp_path: Path) -> None:
         InputItem(tmp_path / "a.png", Path("a.png")),
         InputItem(tmp_path / "a.jpg", Path("a.jpg")),
         InputItem(tmp_path / "b.png", Path("b.png")),
+        InputItem(tmp_path / "a.JPG", Path("a.JPG")),
     ]
     assert plan_outputs(items, tmp_path / "out", DEFAULT_TEMPLATE, 4, "png") == [
-        tmp_path / "out" / "a_png_pixup_4x.png",
+        tmp_path / "out" / "a_pixup_4x.png",
         tmp_path / "out" / "a_jpg_pixup_4x.png",
         tmp_path / "out" / "b_pixup_4x.png",
+        tmp_path / "out" / "a_jpg_2_pixup_4x.png",
     ]
+
+
+def test_output_path_for_only_renames_a_taken_name(tmp_path: Path) -> None:
+    item = InputItem(tmp_path / "a.jpg", Path("a.jpg"))
+    plain = tmp_path / "a_pixup_2x.webp"
+    assert output_path_for(item, None, DEFAULT_TEMPLATE, 2, "webp") == plain
+    other = {tmp_path / "other.webp"}
+    assert output_path_for(item, None, DEFAULT_TEMPLATE, 2, "webp", taken=other) == plain
+    # The extension joins the {name} field, wherever the template puts it.
+    renamed = output_path_for(item, None, "up-{name}.{ext}", 2, "webp", taken={tmp_path / "up-a.webp"})
+    assert renamed == tmp_path / "up-a_jpg.webp"

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import pytest
 
+from pixup.fileio import TEMP_SUFFIX
 from pixup.models import cache
 from pixup.models.bundled import bundled_model
 from pixup.models.cache import cache_entry, cache_key, converted_model, is_cached
@@ -58,7 +59,7 @@ def test_first_use_converts_into_the_user_cache(pair: tuple[Path, Path], tmp_pat
     assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert record["size"] == path.stat().st_size
     assert is_cached(param, weights)
-    assert not list(path.parent.glob("*.tmp"))
+    assert not list(path.parent.glob(f".*{TEMP_SUFFIX}"))
     out = run_onnx(ort_session(onnx.load(str(path))), random_image(3, 8, 10))
     assert out.shape == (3, 16, 20)
 

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from pixup.engine.session import ModelSession
-from pixup.errors import ModelError
+from pixup.errors import ModelError, ModelNameTakenError
 from pixup.models.bundled import bundled_model
 from pixup.models.cache import is_cached
 from pixup.models.catalogue import list_models, resolve_model
@@ -161,11 +161,12 @@ def test_existing_name_needs_overwrite(home: Path, models: Path, tmp_path: Path)
     first = import_model(_upscaler(tmp_path / "a.onnx", scale=2), name="mine")
     before = first.path.read_bytes()
     other = _upscaler(tmp_path / "b.onnx", scale=3)
-    with pytest.raises(ModelError, match=r"^a model named mine exists; use --overwrite / another --name$"):
+    with pytest.raises(ModelNameTakenError, match=r"^a model named mine already exists$") as taken:
         import_model(other, name="mine")
+    assert taken.value.model_id == "mine" and not taken.value.bundled  # the CLI words the remedy
     assert first.path.read_bytes() == before
     # Another spelling of the same name is the same model on case-insensitive disks.
-    with pytest.raises(ModelError, match="a model named MINE exists"):
+    with pytest.raises(ModelError, match="a model named MINE already exists"):
         import_model(other, name="MINE")
     replaced = import_model(other, name="mine", overwrite=True)
     assert replaced.path == first.path and replaced.scale == 3.0
@@ -294,9 +295,10 @@ def test_upscayl_folder_imports_every_pair(home: Path, models: Path, tmp_path: P
     shutil.move(folder, tmp_path / "install" / "models")
     again = import_models(tmp_path / "install")
     assert [o.error for o in again] == [
-        "a model named animevideo-x2 exists; use --overwrite / another --name",
-        "a model named animevideo-x3 exists; use --overwrite / another --name",
+        "a model named animevideo-x2 already exists",
+        "a model named animevideo-x3 already exists",
     ]
+    assert all(isinstance(o.failure, ModelNameTakenError) for o in again)
 
 
 def test_folder_reports_each_failure(home: Path, models: Path, tmp_path: Path) -> None:
@@ -311,7 +313,7 @@ def test_folder_reports_each_failure(home: Path, models: Path, tmp_path: Path) -
         ("orphan.bin", "orphan.bin is ncnn weights without its orphan.param beside it"),
     ]
     assert _stored(models) == ["good.bin", "good.param"]
-    with pytest.raises(ModelError, match=r"--name needs a single model; .* holds 3"):
+    with pytest.raises(ModelError, match=r"^one name cannot be given to the 3 models in "):
         import_models(folder, name="x")
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -319,3 +321,39 @@ def test_folder_reports_each_failure(home: Path, models: Path, tmp_path: Path) -
         import_models(empty)
     with pytest.raises(ModelError, match="is a folder"):
         import_model(folder)
+
+
+def test_upscayl_folder_named_like_bundled_models(home: Path, models: Path, tmp_path: Path) -> None:
+    """Upscayl's own models folder names its files like pixup's bundled models: the same weights are
+    reported as already bundled (nothing copied), other weights are stored under a free id."""
+    upscayl = tmp_path / "Upscayl" / "resources" / "models"
+    _ncnn_pair(upscayl, "realesr-animevideov3-x4", "realesr-animevideov3-x4")
+    changed = _ncnn_pair(upscayl, "realesr-animevideov3-x2", "realesr-animevideov3-x2").with_suffix(".bin")
+    data = bytearray(changed.read_bytes())
+    data[-4] ^= 0x01  # the lowest mantissa bit of the last bias: other weights, still a model
+    changed.write_bytes(bytes(data))
+
+    outcomes = import_models(upscayl.parent)  # the install folder stands for its models/
+    assert [(o.source.name, o.ok, o.error) for o in outcomes] == [
+        ("realesr-animevideov3-x2.param", True, None),
+        ("realesr-animevideov3-x4.param", True, None),
+    ]
+    other, same = (o.model for o in outcomes)
+    assert other is not None and same is not None
+    assert (other.id, other.already_bundled, other.scale) == ("realesr-animevideov3-x2-2", False, 2.0)
+    assert other.notes[0] == (
+        "realesr-animevideov3-x2 is the id of a bundled model with other weights; "
+        "stored as realesr-animevideov3-x2-2"
+    )
+    assert (same.id, same.already_bundled, same.scale) == ("realesr-animevideov3-x4", True, 4.0)
+    assert same.notes == ("same weights as the bundled model realesr-animevideov3-x4: nothing copied",)
+    assert _stored(models) == ["realesr-animevideov3-x2-2.bin", "realesr-animevideov3-x2-2.param"]
+    assert (models / "realesr-animevideov3-x2-2.bin").read_bytes() == bytes(data)
+
+    # Importing the folder again adds nothing: the changed model is the one stored before.
+    again = import_models(upscayl.parent)
+    assert [(o.ok, o.error) for o in again] == [
+        (False, "a model named realesr-animevideov3-x2-2 already exists"),
+        (True, None),
+    ]
+    assert _stored(models) == ["realesr-animevideov3-x2-2.bin", "realesr-animevideov3-x2-2.param"]

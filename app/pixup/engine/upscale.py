@@ -13,6 +13,7 @@ from pixup.engine.cancel import CancelToken
 from pixup.engine.channels import alpha_channel, plan_feeds
 from pixup.engine.pipeline import run_pass
 from pixup.engine.progress import Progress
+from pixup.engine.providers import short_name
 from pixup.engine.runner import InferenceRunner, OutOfMemory
 from pixup.engine.scaling import plan_scale, resize_lanczos
 from pixup.engine.tiling import MIN_PAD, TileGrid, plan_grid
@@ -163,16 +164,15 @@ def _recover(
 ) -> tuple[InferenceRunner, int]:
     """After OutOfMemory: halve the tile while it can shrink, then move to the next provider."""
     core = max(grid.rows.core, grid.cols.core)
+    device = short_name(active.provider)  # "CUDA", as pixup names providers everywhere it speaks
     if not active.spec.fixed_shape and core > TILE_FLOOR:
         smaller = max(TILE_FLOOR, core // 2)
-        notes.append(
-            f"Out of memory on {active.provider} with {core} px tiles; retrying with {smaller} px tiles."
-        )
+        notes.append(f"Out of memory on {device} with {core} px tiles; retrying with {smaller} px tiles.")
         return active, smaller
     successor = fallback(active) if fallback is not None else active.fallback()
     if successor is None:
         raise EngineError(
-            f"Out of memory on {active.provider} even with {core} px tiles, and no other device is left."
+            f"Out of memory on {device} even with {core} px tiles, and no other device is left."
         )
-    notes.append(f"Out of memory on {active.provider}; switched to {successor.provider}.")
+    notes.append(f"Out of memory on {device}; switched to {short_name(successor.provider)}.")
     return successor, tile if tile is not None else auto_tile_size(successor, batch)

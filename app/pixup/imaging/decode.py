@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
-from pixup.errors import ImageReadError
+from pixup.errors import ImageReadError, ImageTooLargeError
 from pixup.imaging.deep import decode_deep, needs_deep_decode, unpremultiply16
 from pixup.imaging.metadata import EXIF_HEADER, Metadata, icc_colour_space, icc_is_valid
 from pixup.imaging.pixels import apply_orientation
@@ -297,11 +297,10 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int | None) -> 
     if width < 1 or height < 1:
         raise _fail(path, f"image has no pixels ({width}×{height})")
     if max_pixels is not None and width * height > max_pixels:
-        raise _fail(
-            path,
-            f"{width}×{height} is {width * height / 1e6:.0f} megapixels, above the "
-            f"{max_pixels / 1e6:.0f} MP safety limit against decompression bombs; "
-            "use --allow-large to read it anyway",
+        # Typed: the front end knows how its user lifts the limit (the CLI: --allow-large).
+        raise ImageTooLargeError(
+            f"{path}: {width}×{height} is {width * height / 1e6:.0f} megapixels, above the "
+            f"{max_pixels / 1e6:.0f} MP {ImageTooLargeError.TAIL}"
         )
 
 

@@ -29,9 +29,6 @@ __all__ = ["EncodeOptions", "check_output_fits", "encode_notes", "formats_that_f
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: dict[Format, str] = {"png": "png", "webp": "webp", "jpg": "jpg", "tiff": "tiff"}
-"""File extension (without the dot) per output format."""
-
 _JPEG_XMP_MAX = 65502  # one APP1 segment less the XMP namespace header; larger needs "extended XMP"
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import get_args
 
+from pixup.api.schema import OutputFormat
 from pixup.errors import ImageWriteError
 
-Format = Literal["png", "webp", "jpg", "tiff"]
-"""An output format pixup writes."""
+Format = OutputFormat
+"""An output format pixup writes (defined once, in the API schema every front end speaks)."""
 FORMATS: tuple[Format, ...] = get_args(Format)
+
+EXTENSIONS: dict[Format, str] = {fmt: fmt for fmt in FORMATS}
+"""File name extension per format (without the dot): today each format's own name."""
 
 MAX_SIDE: dict[Format, int] = {
     "png": 2**31 - 1,  # the PNG spec

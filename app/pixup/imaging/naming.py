@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import string
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pixup.errors import ImageWriteError
-from pixup.imaging.limits import Format
+from pixup.imaging.limits import EXTENSIONS, Format
 
 DEFAULT_TEMPLATE = "{name}_pixup_{scale}x.{ext}"
 """Output file name template; fields: name, ext, scale, model, fmt."""
@@ -37,7 +37,6 @@ IMAGE_EXTENSIONS = frozenset(
 """Extensions picked up when a folder is given (case-insensitive)."""
 
 _FIELDS = frozenset({"name", "ext", "scale", "model", "fmt"})
-_EXT: dict[str, str] = {"png": "png", "webp": "webp", "jpg": "jpg", "tiff": "tiff"}
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def output_name(source: Path, template: str, scale: float, fmt: Format, model: s
     """The output file name for `source` by `template`."""
     check_template(template)
     name = template.format(
-        name=source.stem, ext=_EXT[fmt], scale=format_scale(scale), model=_safe(model), fmt=fmt
+        name=source.stem, ext=EXTENSIONS[fmt], scale=format_scale(scale), model=_safe(model), fmt=fmt
     )
     if name in ("", ".", "..") or name.startswith(".."):
         raise ImageWriteError(f"bad output name template {template!r}: it gives the name {name!r}")
@@ -154,12 +153,25 @@ def output_path_for(
     fmt: Format,
     *,
     model: str = "",
+    taken: Collection[Path] = (),
 ) -> Path:
     """Where `item`'s output goes: beside the source when `out_dir` is None, else under `out_dir`
-    at the item's relative folder. Raises ImageWriteError if that would be the source itself."""
-    name = output_name(item.source, template, scale, fmt, model)
-    target = item.source.with_name(name) if out_dir is None else Path(out_dir) / item.relative.parent / name
-    if _same_file(target, item.source):
+    at the item's relative folder. Raises ImageWriteError if that would be the source itself.
+
+    A path in `taken` (an earlier output of the same job) is not given again: "a.png" and "a.jpg" in
+    one folder would both become "a_pixup_4x.png", so the later one takes its source's extension
+    into the {name} field: "a_jpg_pixup_4x.png" (then "a_jpg_2_pixup_4x.png", ...)."""
+    source = item.source
+    folder = source.parent if out_dir is None else Path(out_dir) / item.relative.parent
+    target = folder / output_name(source, template, scale, fmt, model)
+    if target in taken:  # Path equality ignores case where the OS does (Windows)
+        stem = f"{source.stem}_{source.suffix.lstrip('.').lower() or 'noext'}"
+        for n in itertools.count(1):
+            renamed = source.with_name(f"{stem if n == 1 else f'{stem}_{n}'}{source.suffix}")
+            target = folder / output_name(renamed, template, scale, fmt, model)
+            if target not in taken:
+                break
+    if _same_file(target, source):
         raise ImageWriteError(f"{target}: the output would replace its own input; change the name template")
     return target
 
@@ -180,21 +192,11 @@ def plan_outputs(
     *,
     model: str = "",
 ) -> list[Path]:
-    """output_path_for for each item, with clashes resolved: "a.png" and "a.jpg" in one folder
-    would both become "a_pixup_4x.png", so clashing outputs take their source's extension into the
-    {name} field: "a_png_pixup_4x.png" and "a_jpg_pixup_4x.png"."""
-    items = list(items)
-    paths = [output_path_for(i, out_dir, template, scale, fmt, model=model) for i in items]
-    keys = [os.path.normcase(str(p)) for p in paths]
-    counts = Counter(keys)
-    clashing = {k for k, c in counts.items() if c > 1}
-    for n, (item, key) in enumerate(zip(items, keys, strict=True)):
-        if key in clashing:
-            suffix = item.source.suffix.lstrip(".").lower() or "noext"
-            renamed = InputItem(
-                source=item.source.with_name(f"{item.source.stem}_{suffix}{item.source.suffix}"),
-                relative=item.relative,
-            )
-            name = output_name(renamed.source, template, scale, fmt, model)
-            paths[n] = paths[n].with_name(name)
+    """output_path_for each item in order, each avoiding the paths given before, as a job does."""
+    paths: list[Path] = []
+    taken: set[Path] = set()
+    for item in items:
+        path = output_path_for(item, out_dir, template, scale, fmt, model=model, taken=taken)
+        taken.add(path)
+        paths.append(path)
     return paths

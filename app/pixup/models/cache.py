@@ -3,9 +3,10 @@
 An entry is `<key>.onnx` plus a `<key>.json` sidecar holding the ONNX file's own sha256, where
 `key = sha256(param bytes, bin bytes, CONVERTER_VERSION)[:16]`: a changed model or a new converter
 gets a new entry. An entry whose file does not match its sidecar (truncated, corrupted, half-written
-by a crash) is rebuilt. Files are written to a temp file in the same folder, fsynced and renamed, and
-a per-entry lock file serialises conversions across threads and processes, so a reader never sees a
-torn file and two processes never convert the same model at once.
+by a crash) is rebuilt. Files are written with pixup.fileio.atomic_write (temp file, fsync, rename;
+a crashed run's leftovers are swept on the next write), and a per-entry lock file serialises
+conversions across threads and processes, so a reader never sees a torn file and two processes
+never convert the same model at once.
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 
 from pixup.errors import ModelError
+from pixup.fileio import atomic_write_bytes
 from pixup.models.importers.ncnn import CONVERTER_VERSION, convert_ncnn
 from pixup.paths import user_paths
 
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 CACHE_SUBDIR = "onnx"
 KEY_LENGTH = 16
 _CHUNK = 1 << 20
-_STALE_TEMP_S = 24 * 3600
 
 # Per-process memos keyed on (path, size, mtime_ns): hashing 30-70 MB files on every lookup is
 # wasted work when nothing changed on disk.
@@ -125,31 +124,6 @@ def is_cached(param: Path, bin_path: Path) -> bool:
     return _is_valid(cache_entry(param, bin_path))
 
 
-def _fsync_folder(folder: Path) -> None:
-    if sys.platform == "win32":
-        return  # Windows cannot open a folder for fsync; its rename is durable enough
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_folder(path.parent)
-
-
 @contextmanager
 def _exclusive(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `lock_path` (threads of this process and other processes)."""
@@ -181,15 +155,6 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _remove_stale_temps(folder: Path) -> None:
-    # Temp files left by a process that died mid-write.
-    cutoff = time.time() - _STALE_TEMP_S
-    for tmp in folder.glob(".*.tmp"):
-        with suppress(OSError):
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink()
-
-
 def converted_model(param: Path, bin_path: Path) -> Path:
     """The ONNX file for an ncnn pair, converting it on first use. Raises ModelError."""
     entry = cache_entry(param, bin_path)
@@ -204,7 +169,7 @@ def converted_model(param: Path, bin_path: Path) -> Path:
                 return entry.onnx_path
             started = time.perf_counter()
             data = convert_ncnn(param, bin_path).SerializeToString()
-            _atomic_write(entry.onnx_path, data)
+            atomic_write_bytes(entry.onnx_path, data)
             record = {
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "size": len(data),
@@ -212,13 +177,12 @@ def converted_model(param: Path, bin_path: Path) -> Path:
                 "param": str(param),
                 "bin": str(bin_path),
             }
-            _atomic_write(entry.sidecar, json.dumps(record, indent=2).encode("utf-8"))
+            atomic_write_bytes(entry.sidecar, json.dumps(record, indent=2).encode("utf-8"))
             with _memo_lock:
                 _verified[entry.onnx_path] = _stat_id(entry.onnx_path)
             log.info(
                 "converted %s to %s in %.2f s", param.name, entry.onnx_path, time.perf_counter() - started
             )
-            _remove_stale_temps(folder)
     except OSError as exc:
         raise ModelError(f"cannot write the converted model to {folder}: {exc.strerror or exc}") from None
     return entry.onnx_path
@@ -236,9 +200,9 @@ def derived_model(base: Path, tag: str, transform: Callable[[onnx.ModelProto], o
             if _is_valid(entry):
                 return path
             data = transform(onnx.load(str(base))).SerializeToString()
-            _atomic_write(path, data)
+            atomic_write_bytes(path, data)
             record = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "base": base.name}
-            _atomic_write(entry.sidecar, json.dumps(record, indent=2).encode("utf-8"))
+            atomic_write_bytes(entry.sidecar, json.dumps(record, indent=2).encode("utf-8"))
     except OSError as exc:
         where = path.parent
         raise ModelError(f"cannot write the converted model to {where}: {exc.strerror or exc}") from None

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pixup.errors import ModelError
+from pixup.errors import ModelError, UnknownModelError
 from pixup.models.bundled import BundledModel, available_bundled, bundled_model
 from pixup.models.cache import converted_model, derived_model, is_cached
 from pixup.models.importers.ncnn.residual import add_input_residual
+from pixup.models.suffixes import BIN_SUFFIX, MODEL_SUFFIXES, ONNX_SUFFIX, PARAM_SUFFIX
 from pixup.paths import user_paths
 
 log = logging.getLogger(__name__)
 
 Source = Literal["bundled", "onnx", "ncnn"]
-MODEL_SUFFIXES = (".onnx", ".param")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _resolve_bundled(model: BundledModel) -> ResolvedModel:
 
 
 def _bin_beside(param: Path) -> Path:
-    weights = param.with_suffix(".bin")
+    weights = param.with_suffix(BIN_SUFFIX)
     if not weights.is_file():
         raise ModelError(f"ncnn model {param.name} needs its weights file {weights.name} beside it")
     return weights
@@ -82,15 +82,15 @@ def _bin_beside(param: Path) -> Path:
 
 def _resolve_file(path: Path) -> ResolvedModel:
     suffix = path.suffix.lower()
-    if suffix == ".bin":
-        path = path.with_suffix(".param")
-        suffix = ".param"
+    if suffix == BIN_SUFFIX:
+        path = path.with_suffix(PARAM_SUFFIX)
+        suffix = PARAM_SUFFIX
     if suffix not in MODEL_SUFFIXES:
         raise ModelError(f"{path.name}: not a model file (pixup reads .onnx and ncnn .param + .bin)")
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     path = path.resolve()
-    if suffix == ".onnx":
+    if suffix == ONNX_SUFFIX:
         return ResolvedModel(path.stem, path.stem, path, "onnx", None)
     return ResolvedModel(path.stem, path.stem, converted_model(path, _bin_beside(path)), "ncnn", None)
 
@@ -103,7 +103,7 @@ def _user_model_files() -> list[Path]:
 
 
 def _looks_like_path(ref: str) -> bool:
-    return ref.lower().endswith((*MODEL_SUFFIXES, ".bin")) or "/" in ref or "\\" in ref
+    return ref.lower().endswith((*MODEL_SUFFIXES, BIN_SUFFIX)) or "/" in ref or "\\" in ref
 
 
 def resolve_model(ref: str) -> ResolvedModel:
@@ -122,14 +122,14 @@ def resolve_model(ref: str) -> ResolvedModel:
             return _resolve_file(path)
     available = [m.id for m in available_bundled()] + [p.stem for p in _user_model_files()]
     close = difflib.get_close_matches(ref, available, n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise ModelError(f"unknown model {ref!r}; {hint}`pixup models list` shows all {len(available)}")
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UnknownModelError(f"{UnknownModelError.HEAD}{ref!r}{hint}")
 
 
 def _user_entry(path: Path) -> ModelEntry:
-    if path.suffix.lower() == ".onnx":
+    if path.suffix.lower() == ONNX_SUFFIX:
         return ModelEntry(path.stem, path.stem, "onnx", None, str(path), path, True, None)
-    weights = path.with_suffix(".bin")
+    weights = path.with_suffix(BIN_SUFFIX)
     converted = False
     if weights.is_file():
         try:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Literal
@@ -19,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pixup.api.schema import ModelScenario as Scenario
 from pixup.errors import PixupError
+from pixup.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +106,7 @@ class ConfigStore:
                 raise PixupError(f"{self.path} is invalid; fix or delete it before pixup can save settings")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._own_digests.add(_digest(data))
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".model_config.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_bytes(self.path, data)
             self._config = config
 
     def set_override(self, model_id: str, override: ModelOverride) -> None:

@@ -16,15 +16,14 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from pixup.engine.spec import ModelSpec
 from pixup.errors import ModelError, PixupError
+from pixup.fileio import atomic_write_bytes
 from pixup.paths import user_paths
 
 log = logging.getLogger(__name__)
@@ -54,10 +53,7 @@ def _load_cached(file: Path) -> ModelSpec | None:
 
 def _store(file: Path, spec: ModelSpec) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(dataclasses.asdict(spec), handle)
-    os.replace(tmp, file)
+    atomic_write_bytes(file, json.dumps(dataclasses.asdict(spec)).encode("utf-8"))
 
 
 def guarded_spec(model_path: Path) -> ModelSpec:

@@ -17,10 +17,13 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from pixup.models.config import CONFIG_NAME, ConfigStore
+from pixup.models.importers.torch import TORCH_SUFFIXES
+from pixup.models.suffixes import STORED_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-MODEL_SUFFIXES = {".onnx", ".param", ".bin", ".pth", ".safetensors"}
+MODEL_SUFFIXES = frozenset((*STORED_SUFFIXES, *TORCH_SUFFIXES))
+"""Files whose change means the model list changed."""
 DEBOUNCE_S = 0.25
 
 
