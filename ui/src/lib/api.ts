@@ -77,7 +77,10 @@ async function errorFromResponse(response: Response): Promise<ApiCallError> {
   if (isApiError(body)) return new ApiCallError(body.code, body.message);
   const code: ApiErrorCode =
     response.status === 404 ? 'not_found' : response.status === 409 ? 'conflict' : 'internal';
-  return new ApiCallError(code, `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+  return new ApiCallError(
+    code,
+    `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`,
+  );
 }
 
 function networkError(error: unknown): ApiCallError {
@@ -183,7 +186,10 @@ export function setApi(api: Api | null): void {
   current = api;
 }
 
-export function call<M extends BridgeMethod>(method: M, request: MethodRequest<M>): Promise<MethodResponse<M>> {
+export function call<M extends BridgeMethod>(
+  method: M,
+  request: MethodRequest<M>,
+): Promise<MethodResponse<M>> {
   return getDefaultApi().call(method, request);
 }
 

@@ -38,7 +38,14 @@ export class JobsController {
   #notify: JobsNotify;
   #newId: () => string;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   #seen = new Set<string>();
+  /** Started here but not yet in a list_jobs reply (a poll already under way may not have it). */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  #unconfirmed = new Set<string>();
+  /** Finished jobs the user cleared from the view (Python still lists them). */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  #hidden = new Set<string>();
   #lastError = '';
   #disposed = false;
 
@@ -71,6 +78,7 @@ export class JobsController {
       inputs: inputs as [string, ...string[]],
       options,
     });
+    this.#unconfirmed.add(snapshot.job_id);
     this.#upsert(snapshot);
     this.#schedule();
     return snapshot;
@@ -82,7 +90,11 @@ export class JobsController {
       const { jobs } = await this.#api.call('list_jobs', {});
       this.#lastError = '';
       if (this.#disposed) return;
-      this.jobs = jobs;
+      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local, not state
+      const listed = new Set(jobs.map((job) => job.job_id));
+      for (const id of listed) this.#unconfirmed.delete(id);
+      const missing = this.jobs.filter((job) => this.#unconfirmed.has(job.job_id) && !listed.has(job.job_id));
+      this.jobs = [...jobs.filter((job) => !this.#hidden.has(job.job_id)), ...missing];
       for (const job of jobs) this.#report(job, silent);
     } catch (error) {
       const message = errorMessage(error);
@@ -115,6 +127,7 @@ export class JobsController {
 
   /** Drop finished jobs from the view (Python keeps them). */
   clearFinished(): void {
+    for (const job of this.jobs) if (!isJobActive(job)) this.#hidden.add(job.job_id);
     this.jobs = this.jobs.filter(isJobActive);
   }
 
@@ -146,19 +159,19 @@ export class JobsController {
         this.#once(`${id}|notice|${notice}`, silent, 'warning', notice);
       }
       if (file.status === 'failed') {
-        this.#once(
-          `${id}|failed|${file.input}`,
-          silent,
-          'error',
-          `${file.name}: ${file.error ?? 'failed'}`,
-        );
+        this.#once(`${id}|failed|${file.input}`, silent, 'error', `${file.name}: ${file.error ?? 'failed'}`);
       }
     }
     if (job.error) this.#once(`${id}|error`, silent, 'error', job.error);
     if (!isJobActive(job) && job.status !== 'cancelled') {
       const done = job.files.filter((f) => f.status === 'done').length;
       if (done > 0) {
-        this.#once(`${id}|finished`, silent, 'success', `Done: ${done} ${done === 1 ? 'file' : 'files'} upscaled`);
+        this.#once(
+          `${id}|finished`,
+          silent,
+          'success',
+          `Done: ${done} ${done === 1 ? 'file' : 'files'} upscaled`,
+        );
       }
     }
   }

@@ -31,16 +31,18 @@ export const DEFAULT_SETTINGS: Required<Settings> = {
   repair_enabled: false,
   repair_strength: 50,
   faces: false,
+  face_model: '',
   precision: 'fast',
   theme: 'system',
 };
 
+/** Every field set: Python's values, its defaults for the missing ones; fields newer than this UI are kept. */
 export function withDefaults(settings: Settings): Required<Settings> {
-  const merged = { ...DEFAULT_SETTINGS };
-  for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]) {
-    if (settings[key] !== undefined) (merged as Record<string, unknown>)[key] = settings[key];
+  const merged: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  for (const [key, value] of Object.entries(settings)) {
+    if (value !== undefined) merged[key] = value;
   }
-  return merged;
+  return merged as Required<Settings>;
 }
 
 /** Whether a format takes a quality (keep: the input may be a JPEG/WebP). */
@@ -66,6 +68,7 @@ export function optionsFromSettings(
     repair: repairAvailable && s.repair_enabled ? s.repair_strength : 0,
     faces: facesAvailable && s.faces,
   };
+  if (options.faces && s.face_model) options.face_model = s.face_model;
   if (formatHasQuality(s.format)) options.quality = s.quality;
   return options;
 }

@@ -13,6 +13,7 @@ export const AUTO_DISMISS_MS = 5000;
 export class Toasts {
   items = $state<ToastItem[]>([]);
   #next = 1;
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   #timers = new Map<number, ReturnType<typeof setTimeout>>();
   readonly timeout: number;
 

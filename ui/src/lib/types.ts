@@ -33,6 +33,9 @@ export interface Capabilities {
    */
   faces: string | null;
 }
+/**
+ * Fields left out keep their value; a field sent as null goes back to pixup's choice.
+ */
 export interface EditModelRequest {
   model_id: string;
   display_name?: string | null;
@@ -90,6 +93,7 @@ export interface FileState {
    * File name for display (the input path's last part)
    */
   name: string;
+  stage?: "queued" | "loading" | "upscale" | "faces" | "write" | "finished";
   tiles_done?: number;
   tiles_total?: number;
   /**
@@ -106,6 +110,11 @@ export interface ImportOutcomeInfo {
   source: string;
   model_id?: string | null;
   error?: string | null;
+  /**
+   * Stored as a face model for Face recovery
+   */
+  face?: boolean;
+  notes?: string[];
 }
 export interface ImportResult {
   outcomes: ImportOutcomeInfo[];
@@ -178,6 +187,10 @@ export interface ModelList {
    * model_config.json is invalid: why
    */
   config_error?: string | null;
+  /**
+   * Imported face models, by name
+   */
+  face_models?: string[];
 }
 export interface ScenarioInfo {
   name: "Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art";
@@ -227,6 +240,10 @@ export interface Settings {
   repair_enabled?: boolean;
   repair_strength?: number;
   faces?: boolean;
+  /**
+   * Empty = the first imported face model
+   */
+  face_model?: string;
   precision?: "fast" | "exact";
   theme?: "system" | "dark" | "light";
 }
@@ -306,6 +323,10 @@ export interface UpscaleOptions {
    * Face recovery
    */
   faces?: boolean;
+  /**
+   * Face model name or path; empty = the first imported
+   */
+  face_model?: string;
 }
 export interface SystemInfo {
   version: string;
