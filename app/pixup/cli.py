@@ -8,15 +8,21 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_args
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, get_args
 
 from pixup import __version__
-from pixup.api.schema import FileResult, FileState, JobSnapshot, Scenario, UpscaleOptions
-from pixup.errors import PixupError
+
+if TYPE_CHECKING:
+    from pixup.api.schema import FileState, JobSnapshot
+from pixup.errors import (
+    ImageTooLargeError,
+    ModelNameTakenError,
+    OutputExistsError,
+    PixupError,
+    UnknownModelError,
+)
 
 log = logging.getLogger("pixup")
 
@@ -36,19 +42,27 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     up.add_argument("-o", "--output", type=Path, help="output folder (default: beside each input)")
     up.add_argument("-m", "--model", default="", help="bundled model id or a model file path")
+    from pixup.api.schema import OutputFormat, Precision, Scenario
+
     up.add_argument("--scenario", choices=list(get_args(Scenario)),
                     help="pick the model by problem (default: Universal Fast); --model overrides it")
     up.add_argument("-s", "--scale", type=float, help="target scale (default: the model's)")
+    up.add_argument("--faces", action="store_true",
+                    help="face recovery with your imported GFPGAN/CodeFormer model (after upscaling)")
+    up.add_argument("--face-model", default="", metavar="NAME|PATH",
+                    help="which face model (default: the first imported)")
+    up.add_argument("--repair", type=int, default=0, metavar="0-100",
+                    help="fix compression (JPEG artefacts) before upscaling, at this strength (0: off)")
     up.add_argument("--tile", type=int, help="tile size in pixels (default: automatic)")
     up.add_argument("--batch", type=int, help="tiles per inference (default: automatic)")
-    up.add_argument("-f", "--format", choices=["png", "webp", "jpg", "tiff"], help="output format")
+    up.add_argument("-f", "--format", choices=list(get_args(OutputFormat)), help="output format")
     up.add_argument("-q", "--quality", type=int, help="JPEG/WebP quality 1-100")
     up.add_argument("--lossless", action="store_true", help="lossless WebP")
     up.add_argument("--png-compression", type=int, default=6, metavar="0-9", help="PNG/TIFF zlib level")
     up.add_argument("--subsampling", choices=["4:4:4", "4:2:0"], default="4:4:4", help="JPEG chroma")
     up.add_argument("--progressive", action="store_true", help="progressive JPEG")
     up.add_argument("--background", default="#ffffff", help="colour under transparency for JPEG")
-    up.add_argument("--precision", choices=["fast", "exact"], default="fast",
+    up.add_argument("--precision", choices=list(get_args(Precision)), default="fast",
                     help="fast: bf16/fp16 where the hardware has it; exact: fp32")
     up.add_argument("--name", default="{name}_pixup_{scale}x.{ext}", help="output file name template")
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
@@ -83,6 +97,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given in ([], ["-v"], ["--verbose"]):
+        # The window: it shows before the heavy imports (pydantic models, numpy, ONNX Runtime),
+        # which load behind it.
+        _setup_logging(bool(given))
+        from pixup.desktop.window import run_desktop
+
+        return run_desktop()
     parser = _build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
@@ -98,9 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_models(args)
         if args.command == "serve":
             return _cmd_serve(args)
-        from pixup.desktop.window import run_desktop
-
-        return run_desktop()
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     except PixupError as err:
         print(f"pixup: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -144,12 +165,18 @@ def _quiet_onnxruntime() -> None:
 
 
 def _cmd_upscale(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from pixup.api.schema import FileResult, UpscaleOptions
     from pixup.jobs import JobService
 
     try:
         options = UpscaleOptions(
             model=args.model,
             scenario=args.scenario,
+            faces=args.faces,
+            face_model=args.face_model,
+            repair=args.repair,
             scale=args.scale,
             tile=args.tile,
             batch=args.batch,
@@ -194,7 +221,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if args.json:
             print(result.model_dump_json(), flush=True)
         elif result.status == "failed":
-            print(f"pixup: {result.error}", file=sys.stderr, flush=True)
+            print(f"pixup: {_hinted(result.error or 'failed')}", file=sys.stderr, flush=True)
         elif result.status == "done":
             for notice in result.notices:
                 bar.write(f"pixup: note: {notice}")
@@ -205,7 +232,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     try:
         service.submit(job_id, list(args.inputs), options)
     except PixupError as err:
-        print(f"pixup: {err}", file=sys.stderr)
+        print(f"pixup: {_hinted(str(err))}", file=sys.stderr)
         return EXIT_FAILED
     # The main thread only waits, so Ctrl+C reaches it and cancels the job.
     cancelled = False
@@ -220,7 +247,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     on_event(final)  # a listener call may still be on its way; report from the final state too
     bar.close()
     if final.error:
-        print(f"pixup: {final.error}", file=sys.stderr)
+        print(f"pixup: {_hinted(final.error)}", file=sys.stderr)
         return EXIT_FAILED
     if cancelled or final.status == "cancelled" or any(f.status == "cancelled" for f in final.files):
         print("pixup: cancelled; no partial output was written", file=sys.stderr)
@@ -370,6 +397,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
         try:
             model, session = slot.get(args.name)
             data = {**_entry_dict(model), "provider": session.provider, "spec": _entry_dict(session.spec)}
+        except UnknownModelError as err:
+            print(f"pixup: {_hinted(str(err))}", file=sys.stderr)
+            return EXIT_FAILED
         finally:
             slot.clear()
         if args.json:
@@ -385,16 +415,45 @@ def _cmd_models(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"source": str(outcome.source), "error": outcome.error,
                               "model": _entry_dict(outcome.model) if outcome.model else None}))
+        elif outcome.model is not None and outcome.model.already_bundled:
+            print(f"{outcome.source}: already bundled as {outcome.model.id}; nothing copied")
         elif outcome.model is not None:
             m = outcome.model
             print(f"imported {m.id} ({m.kind}, {m.scale:g}×, {m.in_channels} channels) from {outcome.source}")
             for note in m.notes:
                 print(f"  note: {note}")
         else:
-            error = outcome.error or "failed"
+            error = (outcome.error or "failed") + _import_hint(outcome.failure, several=args.path.is_dir())
             where = "" if str(outcome.source) in error else f"{outcome.source}: "
             print(f"pixup: {where}{error}", file=sys.stderr)
     return EXIT_OK if outcomes and all(o.model is not None for o in outcomes) else EXIT_FAILED
+
+
+# The library's errors say what is wrong; how to fix it with this command's flags is said here. A
+# failed file or job reaches the CLI as its line only, so the error classes recognise their lines.
+_HINTS: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (OutputExistsError.describes, "use --overwrite to replace it"),
+    (ImageTooLargeError.describes, "use --allow-large to read it anyway"),
+    (UnknownModelError.describes, "`pixup models list` shows them all"),
+)
+
+
+def _hinted(line: str) -> str:
+    """An error line with this command's remedy added, when it has one."""
+    for describes, hint in _HINTS:
+        if describes(line):
+            return f"{line}; {hint}"
+    return line
+
+
+def _import_hint(failure: PixupError | None, several: bool) -> str:
+    """The remedy for an import that failed; `several`: a folder import, where --name cannot help."""
+    if not isinstance(failure, ModelNameTakenError):
+        return ""
+    other_name = "" if several else "--name to import it under another name"
+    if failure.bundled:
+        return f"; use {other_name}" if other_name else ""
+    return "; use --overwrite to replace it" + (f", or {other_name}" if other_name else "")
 
 
 def _entry_dict(entry: object) -> dict[str, Any]:

@@ -46,7 +46,8 @@ def test_settings_persist_across_api_instances(api: Api, tmp_path: Path) -> None
 def test_no_native_dialogs_in_a_browser(api: Api) -> None:
     caps = api.call("capabilities", {})["result"]
     assert caps["native_dialogs"] is False and caps["uploads"] is True
-    assert caps["faces"] and caps["repair"]  # not available yet, and the reason is given
+    assert caps["repair"] is None  # Fix compression runs on bundled models
+    assert caps["faces"]  # no face model imported yet: the reason is given
     reply = api.call("pick_files", {"multiple": True})
     assert reply["ok"] is False and reply["error"]["code"] == "unavailable"
 
@@ -81,3 +82,24 @@ def test_start_job_runs_to_done_and_status_reports_it(api: Api, x2_model: str, t
     assert out.parent == tmp_path / "out" and Image.open(out).size == (48, 40)
     assert api.may_serve(out.resolve()) and api.may_serve(src.resolve())
     assert api.call("start_job", {"job_id": job_id, "inputs": [str(src)]})["error"]["code"] == "conflict"
+
+
+def test_edit_model_keeps_unsent_fields_and_clears_nulls(api: Api) -> None:
+    model = "realesr-animevideov3-x4"
+    api.call("edit_model", {"model_id": model, "display_name": "Mine", "batch_size": 4, "tile_size": 256})
+    reply = api.call("edit_model", {"model_id": model, "tile_size": None})["result"]
+    assert (reply["display_name"], reply["batch_size"], reply["tile_size"]) == ("Mine", 4, None)
+
+
+def test_importing_a_face_model_enables_face_recovery(api: Api, tmp_path: Path) -> None:
+    from tests.faces import graphs as face_graphs
+
+    assert api.call("capabilities", {})["result"]["faces"]  # no face model yet: the reason
+    source = face_graphs.gfpgan_identity(tmp_path / "my-gfpgan.onnx")
+    reply = api.call("import_model", {"path": str(source)})["result"]
+    assert reply["outcomes"][0]["model_id"] == "my-gfpgan" and reply["outcomes"][0]["face"] is True
+    assert (tmp_path / "home" / "models" / "faces" / "my-gfpgan.onnx").is_file()
+    assert api.call("capabilities", {})["result"]["faces"] is None
+    listed = api.call("list_models", {})["result"]
+    assert listed["face_models"] == ["my-gfpgan"]
+    assert "my-gfpgan" not in {m["id"] for m in listed["models"]}  # not an upscaler

@@ -93,7 +93,9 @@ def test_window_opens_paints_calls_the_bridge_and_closes_cleanly(tmp_path: Path)
 
         shot = subprocess.run(["xwd", "-root", "-silent"], capture_output=True, check=True, timeout=30)
         image = xwd_to_image(shot.stdout)
-        image.save(tmp_path / "window.png")  # to look at: pytest --basetemp=DIR keeps it
+        shots = Path(__file__).resolve().parents[2] / "test-results" / "desktop"
+        shots.mkdir(parents=True, exist_ok=True)
+        image.save(shots / "window.png")  # for people to look at; the assertions are below
         colours = image.getcolors(maxcolors=1 << 24) or []
         # An unpainted screen is one colour (black root, or a blank window); text and controls are many.
         assert len(colours) >= 50, f"screen looks blank: {len(colours)} colours ({tmp_path / 'window.png'})"

@@ -194,10 +194,13 @@ def test_progress_events_are_throttled(service: JobService, models: dict[str, st
     events = recorder.of("job-fast")
     final = service.status("job-fast")
     assert final.files[0].status == "done" and final.files[0].tiles_total == 1024
-    # Progress-only events (same statuses as the previous event) come at most every EVENT_INTERVAL_S.
+    # Progress-only events (same statuses and stages as the previous event) come at most every
+    # EVENT_INTERVAL_S; state changes are always sent.
+    def state(snapshot: JobSnapshot) -> list[tuple[str, str]]:
+        return [(snapshot.status, "")] + [(f.status, f.stage) for f in snapshot.files]
+
     progress_times = [
-        t for (t, s), (_, prev) in zip(events[1:], events, strict=False)
-        if [f.status for f in s.files] == [f.status for f in prev.files] and s.status == prev.status
+        t for (t, s), (_, prev) in zip(events[1:], events, strict=False) if state(s) == state(prev)
     ]
     gaps = np.diff(progress_times)
     assert len(progress_times) >= 2
@@ -247,3 +250,33 @@ def test_switching_model_during_a_job_never_closes_its_session(
     assert [f.status for f in service.status("job-lease").files] == ["done", "done"]
     wait_until(lambda: "close slow" in opener.events)  # closed once the job let go
     assert opener.events.index("close slow") > opener.events.index("open x2")
+
+
+def test_face_recovery_is_a_stage_of_the_file(
+    tmp_path: Path, opener: Opener, models: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skimage import data
+
+    from tests.faces import graphs as face_graphs
+
+    monkeypatch.setenv("PIXUP_HOME", str(tmp_path / "home"))
+    faces_dir = tmp_path / "home" / "models" / "faces"
+    faces_dir.mkdir(parents=True)
+    face_graphs.gfpgan_identity(faces_dir / "identity.onnx")
+    src = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()[::2, ::2]).save(src)
+    svc = JobService(ModelSlot(opener), ConfigStore(tmp_path / "user-models"))
+    recorder = Recorder()
+    svc.subscribe(recorder)
+    try:
+        opts = UpscaleOptions(model=models["x2"], output_dir=str(tmp_path / "out"), faces=True)
+        svc.submit("job-faces", [src], opts)
+        assert svc.wait("job-faces", TIMEOUT)
+        final = svc.status("job-faces")
+        assert final.files[0].status == "done", final
+        assert "Face recovery restored 1 face." in final.files[0].notices
+        stages = [s.files[0].stage for _, s in recorder.of("job-faces")]
+        assert stages.index("upscale") < stages.index("faces") < stages.index("write")
+        assert stages[-1] == "finished"
+    finally:
+        svc.shutdown()

@@ -25,9 +25,10 @@ from pixup.api.methods import METHODS
 from pixup.errors import ConflictError, NotFoundError, PixupError, RequestError, UnavailableError
 from pixup.imaging.atomic import atomic_write
 from pixup.jobs.runner import model_ref
-from pixup.jobs.service import FACES_UNAVAILABLE, REPAIR_UNAVAILABLE, JobService
+from pixup.jobs.service import JobService, faces_unavailable, repair_unavailable
 from pixup.models.bundled import SCENARIO_MODELS, bundled_model
 from pixup.models.config import ModelOverride
+from pixup.models.face_models import face_models
 from pixup.paths import user_paths
 
 log = logging.getLogger("pixup.api")
@@ -144,17 +145,19 @@ class Api:
 
     def system_info(self, _: s.Empty) -> s.SystemInfo:
         from pixup.engine import hardware
-        from pixup.engine.providers import provider_plan
+        from pixup.engine.providers import provider_plan, short_name
 
         system = hardware.system_info()
         session = self.service.slot.loaded_session
         loaded = self.service.slot.loaded
         if session is not None:
-            device, provider, precision = session.description, session.provider, session.precision_label
+            choice, precision = session.choice, session.precision_label
         else:
-            plan = provider_plan("fast")
-            first = plan[0]
-            device, provider, precision = first.description, first.name, first.precision_label
+            choice = provider_plan("fast")[0]
+            precision = choice.precision_label
+        # "OpenVINO CPU", "CUDA": short enough for the panel (the description explains precision).
+        device = f"{short_name(choice.name)} {choice.device}" if choice.device else short_name(choice.name)
+        provider = choice.name
         return s.SystemInfo(
             version=__version__,
             device=device,
@@ -172,7 +175,7 @@ class Api:
 
     def capabilities(self, _: s.Empty) -> s.Capabilities:
         return s.Capabilities(native_dialogs=self.dialogs is not None, uploads=self.uploads,
-                              repair=REPAIR_UNAVAILABLE, faces=FACES_UNAVAILABLE)
+                              repair=repair_unavailable(), faces=faces_unavailable())
 
     def list_models(self, _: s.Empty) -> s.ModelList:
         from pixup.models.catalogue import list_models
@@ -187,7 +190,8 @@ class Api:
                 {"name": name, "model_id": model_id, "description": SCENARIO_DESCRIPTIONS.get(name, "")})
             for name, model_id in SCENARIO_MODELS.items()
         ]
-        return s.ModelList(models=models, scenarios=scenarios, config_error=config.error)
+        return s.ModelList(models=models, scenarios=scenarios, config_error=config.error,
+                           face_models=[p.stem for p in face_models()])
 
     def select_model(self, request: s.SelectModelRequest) -> s.SelectModelResult:
         ref = model_ref(s.UpscaleOptions(model=request.model, scenario=request.scenario))
@@ -238,8 +242,9 @@ class Api:
         entry = next((e for e in list_models() if e.id == request.model_id), None)
         if entry is None:
             raise NotFoundError(f"no model {request.model_id}")
-        override = ModelOverride(display_name=request.display_name, scenario=request.scenario,
-                                 batch_size=request.batch_size, tile_size=request.tile_size)
+        changes = {name: getattr(request, name) for name in request.model_fields_set if name != "model_id"}
+        current = self.service.config.override_for(request.model_id)
+        override = ModelOverride.model_validate({**current.model_dump(), **changes})
         self.service.config.set_override(request.model_id, override)
         return self._model_info(entry.id, entry.display_name, entry.source, entry.scenario,
                                 entry.description, entry.nominal_scale)
@@ -249,7 +254,9 @@ class Api:
 
         outcomes = import_models(Path(request.path))
         return s.ImportResult(outcomes=[
-            s.ImportOutcomeInfo(source=str(o.source), model_id=o.model.id if o.model else None, error=o.error)
+            s.ImportOutcomeInfo(source=str(o.source), model_id=o.model.id if o.model else None, error=o.error,
+                                face=bool(o.model and o.model.face),
+                                notes=list(o.model.notes) if o.model else [])
             for o in outcomes
         ])
 

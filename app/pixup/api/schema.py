@@ -18,6 +18,9 @@ ModelScenario = Literal[
     "Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art", "Fix Compression", "Custom"
 ]
 """What model_config.json may file a model under (the scenarios, plus repair models and the user's own)."""
+Stage = Literal["queued", "loading", "repair", "upscale", "faces", "write", "finished"]
+"""What a file is doing now; `tiles_done`/`tiles_total` count tiles while repairing (Fix compression)
+and upscaling, faces while recovering faces."""
 FileStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 Theme = Literal["system", "dark", "light"]
@@ -50,6 +53,7 @@ class UpscaleOptions(BaseModel):
     allow_large: bool = Field(default=False, description="Lift the decompression-bomb guard")
     repair: int = Field(default=0, ge=0, le=100, description="Fix compression strength; 0 = off")
     faces: bool = Field(default=False, description="Face recovery")
+    face_model: str = Field(default="", description="Face model name or path; empty = the first imported")
 
 
 class FileResult(BaseModel):
@@ -87,6 +91,7 @@ class FileState(FileResult):
     """One file of a job as the UI shows it: a FileResult while it is still queued or running too."""
 
     name: str = Field(description="File name for display (the input path's last part)")
+    stage: Stage = "queued"
     tiles_done: int = 0
     tiles_total: int = 0
     eta_s: float | None = Field(default=None, description="Seconds left for this file; None = unknown")
@@ -192,6 +197,7 @@ class ModelList(BaseModel):
     models: list[ModelInfo]
     scenarios: list[ScenarioInfo]
     config_error: str | None = Field(default=None, description="model_config.json is invalid: why")
+    face_models: list[str] = Field(default_factory=list, description="Imported face models, by name")
 
 
 class SelectModelRequest(BaseModel):
@@ -208,6 +214,8 @@ class SelectModelResult(BaseModel):
 
 
 class EditModelRequest(BaseModel):
+    """Fields left out keep their value; a field sent as null goes back to pixup's choice."""
+
     model_config = ConfigDict(extra="forbid")
 
     model_id: str
@@ -227,6 +235,8 @@ class ImportOutcomeInfo(BaseModel):
     source: str
     model_id: str | None = None
     error: str | None = None
+    face: bool = Field(default=False, description="Stored as a face model for Face recovery")
+    notes: list[str] = Field(default_factory=list)
 
 
 class ImportResult(BaseModel):
@@ -257,6 +267,7 @@ class Settings(BaseModel):
     repair_enabled: bool = False
     repair_strength: int = Field(default=50, ge=0, le=100)
     faces: bool = False
+    face_model: str = Field(default="", description="Empty = the first imported face model")
     precision: Precision = "fast"
     theme: Theme = "system"
 

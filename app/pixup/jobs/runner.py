@@ -9,26 +9,41 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from pixup.api.schema import FileResult, UpscaleOptions
+import numpy as np
+
+from pixup.api.schema import FileResult, Stage, UpscaleOptions
 from pixup.engine import hardware
 from pixup.engine.cancel import Cancelled, CancelToken
-from pixup.engine.progress import Progress
 from pixup.engine.scaling import plan_scale
 from pixup.engine.upscale import upscale_array
-from pixup.errors import ImageWriteError, PixupError
+from pixup.errors import ImageWriteError, OutputExistsError, PixupError
+from pixup.faces import FaceDetector, FaceModel, recover_faces
 from pixup.imaging.decode import DEFAULT_MAX_PIXELS, read_image
 from pixup.imaging.encode import EncodeOptions, write_image
 from pixup.imaging.limits import Format, check_output_fits
 from pixup.imaging.naming import InputItem, check_template, collect_inputs, output_path_for
+from pixup.jobs.repair import RepairPass, plan_repair, swap_options
 from pixup.models.bundled import DEFAULT_MODEL_ID, SCENARIO_MODELS
 from pixup.models.config import ConfigStore
 from pixup.models.slot import Lease
 
 log = logging.getLogger(__name__)
 
-TileCallback = Callable[[Progress], None]
+StageCallback = Callable[[Stage, int, int], None]
+"""(stage, done, total): tiles while upscaling, faces while recovering faces."""
+
+
+@dataclass(frozen=True)
+class FaceTools:
+    """What face recovery needs, loaded once per job."""
+
+    detector: FaceDetector
+    """Finds faces and their landmarks on the source image."""
+    model: FaceModel
+    """The user's GFPGAN- or CodeFormer-style restorer."""
 
 WRITABLE_FORMATS: dict[str, Format] = {
     "PNG": "png", "WEBP": "webp", "JPEG": "jpg", "MPO": "jpg", "TIFF": "tiff"
@@ -37,7 +52,11 @@ WRITABLE_FORMATS: dict[str, Format] = {
 
 
 def model_ref(options: UpscaleOptions) -> str:
-    """The model a job runs: an explicit model, else the scenario's measured pick, else the default."""
+    """The model a job runs: an explicit model, else the scenario's measured pick, else the default;
+    Fix compression may swap the pick for a denoising upscaler (pixup.jobs.repair)."""
+    repair = plan_repair(options)
+    if repair is not None and repair.step.action == "swap":
+        return repair.model
     if options.model:
         return options.model
     if options.scenario:
@@ -64,14 +83,18 @@ class FileRunner:
         options: UpscaleOptions,
         lease: Lease,
         token: CancelToken,
-        on_tile: TileCallback | None,
+        on_stage: StageCallback,
         used: set[Path],
+        faces: FaceTools | None = None,
+        repair: RepairPass | None = None,
     ) -> FileResult:
-        """`used`: outputs already written by this job ("a.png" and "a.jpg" must not collide)."""
+        """`used`: output paths this job has already given out ("a.png" and "a.jpg" must not collide);
+        this file's output is added to it. `repair`: the job's 1× Fix compression pre-pass."""
         started = time.perf_counter()
         source = item.source
         try:
             model, session = lease.model, lease.session
+            options = swap_options(options, model.id)
             override = self.config.override_for(model.id)
             image = read_image(source, max_pixels=None if options.allow_large else DEFAULT_MAX_PIXELS)
             token.raise_if_cancelled()
@@ -82,11 +105,13 @@ class FileRunner:
             # Refuse before minutes of inference: size limits of the format, an existing output.
             check_output_fits(out_w, out_h, fmt, channels=image.channels, bit_depth=image.bit_depth)
             out_dir = Path(options.output_dir) if options.output_dir else None
-            target = output_path_for(item, out_dir, options.name_template, scale, fmt, model=model.id)
-            if target in used:
-                target = target.with_name(f"{target.stem}_{source.suffix.lstrip('.').lower()}{target.suffix}")
+            target = output_path_for(
+                item, out_dir, options.name_template, scale, fmt, model=model.id, taken=used
+            )
+            # Reserved even if this file fails below: a rerun then gives every file the same name.
+            used.add(target)
             if target.exists() and not options.overwrite:
-                raise ImageWriteError(f"{target} exists; use --overwrite to replace it")
+                raise OutputExistsError(target)
             _make_folder(target.parent)
 
             notices: list[str] = [*session.notices, *image.notes]
@@ -98,18 +123,29 @@ class FileRunner:
             else:
                 requested_batch = _auto_batch(session.provider)
 
+            source_pixels = image.pixels
+            if repair is not None:  # its own stage, with its own tiles
+                source_pixels = _repair(image.pixels, repair, options, requested_batch or 1,
+                                        token, on_stage, notices)
+            else:
+                swap = plan_repair(options)
+                if swap is not None and swap.step.action == "swap" and swap.model == model.id:
+                    notices.append(swap.notice())
             pixels = upscale_array(
-                image.pixels,
+                source_pixels,
                 session,
                 target_scale=options.scale,
                 tile=options.tile or override.tile_size,
                 batch=requested_batch or 1,
                 token=token,
-                progress=on_tile,
+                progress=lambda p: on_stage("upscale", p.tiles_done, p.tiles_total),
                 notices=notices,
                 fallback=lease.fallback,
             )
             token.raise_if_cancelled()
+            if faces is not None:
+                pixels = _recover_faces(image.pixels, pixels, faces, token, on_stage, notices)
+            on_stage("write", 0, 0)
             written = write_image(
                 pixels,
                 target,
@@ -118,7 +154,6 @@ class FileRunner:
                 metadata=image.metadata,
                 overwrite=options.overwrite,
             )
-            used.add(written)
             return FileResult(
                 input=str(source),
                 output=str(written),
@@ -141,6 +176,43 @@ class FileRunner:
         except Exception as err:  # a bug: keep the batch going, log the trace, show one line
             log.exception("unexpected failure on %s", source)
             return FileResult(input=str(source), status="failed", error=f"internal error: {err}")
+
+
+def _repair(
+    pixels: np.ndarray,
+    repair: RepairPass,
+    options: UpscaleOptions,
+    batch: int,
+    token: CancelToken,
+    on_stage: StageCallback,
+    notices: list[str],
+) -> np.ndarray:
+    """The Fix compression pre-pass (the "repair" stage)."""
+    repaired = repair.apply(pixels, tile=options.tile, batch=batch, token=token,
+                            progress=lambda p: on_stage("repair", p.tiles_done, p.tiles_total),
+                            notices=notices)
+    token.raise_if_cancelled()
+    notices.append(repair.plan.notice())
+    return repaired
+
+
+def _recover_faces(
+    source: np.ndarray,
+    upscaled: np.ndarray,
+    faces: FaceTools,
+    token: CancelToken,
+    on_stage: StageCallback,
+    notices: list[str],
+) -> np.ndarray:
+    if source.ndim == 3 and source.shape[2] == 2:
+        notices.append("Face recovery skipped: grey images with alpha are not supported.")
+        return upscaled
+    restored, notes = recover_faces(
+        source, upscaled, faces.detector, faces.model, cancel=token,
+        progress=lambda done, total: on_stage("faces", done, total),
+    )
+    notices.extend(notes)
+    return restored
 
 
 def _make_folder(folder: Path) -> None:

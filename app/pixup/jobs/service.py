@@ -15,16 +15,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pixup.api.schema import FileResult, FileState, JobSnapshot, JobStatus, UpscaleOptions
+from pixup.api.schema import FileResult, FileState, JobSnapshot, JobStatus, Stage, UpscaleOptions
 from pixup.engine.cancel import CancelToken
-from pixup.engine.progress import Progress
 from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
 from pixup.imaging.naming import InputItem
-from pixup.jobs.runner import FileRunner, expand_inputs, model_ref
+from pixup.jobs.repair import RepairPass, plan_repair
+from pixup.jobs.runner import FaceTools, FileRunner, expand_inputs, model_ref
 from pixup.models.config import ConfigStore
-from pixup.models.slot import ModelSlot
+from pixup.models.face_models import resolve_face_model
+from pixup.models.slot import Lease, ModelSlot
 from pixup.paths import user_paths
+
+if TYPE_CHECKING:
+    from pixup.faces import FaceDetector
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +39,23 @@ EVENT_INTERVAL_S = 0.1
 """Progress events per job are throttled to at most one per this many seconds (state changes are
 always sent)."""
 
-FACES_UNAVAILABLE = "Face recovery is not available yet: pixup cannot run face models in this version."
-REPAIR_UNAVAILABLE = "Fix compression is not available yet: the repair pass is not wired into jobs."
+def repair_unavailable() -> str | None:
+    """Why Fix compression cannot run, or None when it can (it always can: its models are bundled;
+    a missing pack fails the job with the pack's name, as for any bundled model)."""
+    return None
+
+
+def faces_unavailable(face_model: str = "") -> str | None:
+    """Why face recovery cannot run (no detector, no face model), or None when it can."""
+    from pixup.faces import detector_model
+
+    try:
+        detector_model()
+        resolve_face_model(face_model)
+    except PixupError as err:
+        return str(err)
+    return None
+
 
 _FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 
@@ -82,6 +102,8 @@ class JobService:
             config.load()
         self.config = config
         self._runner = FileRunner(config)
+        self._faces_lock = threading.Lock()
+        self._detector: FaceDetector | None = None  # loaded at the first face job, then kept
         self._lock = threading.Lock()  # guards _jobs and every _Job/_File record
         self._jobs: dict[str, _Job] = {}
         self._listeners_lock = threading.Lock()
@@ -97,9 +119,9 @@ class JobService:
         for a feature this build lacks, PixupError for a request that cannot start (bad name
         template, no images found)."""
         if options.faces:
-            raise UnavailableError(FACES_UNAVAILABLE)
-        if options.repair:
-            raise UnavailableError(REPAIR_UNAVAILABLE)
+            reason = faces_unavailable(options.face_model)
+            if reason:
+                raise UnavailableError(reason)
         with self._lock:
             if job_id in self._jobs:
                 raise ConflictError(f"job id {job_id} is already in use")
@@ -199,6 +221,7 @@ class JobService:
     def _cancel_file(record: _File) -> None:
         if record.state.status == "queued":
             record.state.status = "cancelled"
+            record.state.stage = "finished"
         if record.state.status in ("queued", "running", "cancelled"):
             record.token.cancel()
 
@@ -233,37 +256,79 @@ class JobService:
         except PixupError as err:
             self._fail(job, str(err))
             return
+        faces: FaceTools | None = None
+        if job.options.faces:
+            try:
+                faces = self._face_tools(job.options, lease.session.provider)
+            except PixupError as err:
+                lease.release()
+                self._fail(job, str(err))
+                return
+        repair: RepairPass | None = None
+        plan = plan_repair(job.options)
+        if plan is not None and plan.step.action == "prepass":
+            try:  # a job-scoped auxiliary session: the slot keeps its one upscale session
+                repair = RepairPass.open(plan, lease.session.provider, job.options.precision)
+            except PixupError as err:
+                lease.release()
+                self._fail(job, str(err))
+                return
+        try:
+            self._run_files(job, lease, faces, repair)
+        finally:
+            if repair is not None:
+                repair.close()
+
+    def _run_files(self, job: _Job, lease: Lease, faces: FaceTools | None, repair: RepairPass | None) -> None:
         used: set[Path] = set()
         with lease:
             for record in job.files:
                 with self._lock:
                     if record.token.cancelled:
                         record.state.status = "cancelled"
+                        record.state.stage = "finished"
                         continue
                     record.state.status = "running"
+                    record.state.stage = "loading"
                     record.started = time.perf_counter()
                 self._notify_job(job, force=True)
                 result = self._runner.run(
                     record.item, job.options, lease, record.token,
-                    functools.partial(self._on_tile, job, record), used,
+                    functools.partial(self._on_stage, job, record), used, faces, repair,
                 )
                 with self._lock:
                     self._finish_file(record, result)
                 self._notify_job(job, force=True)
 
-    def _on_tile(self, job: _Job, record: _File, progress: Progress) -> None:
+    def _on_stage(self, job: _Job, record: _File, stage: Stage, done: int, total: int) -> None:
         with self._lock:
             state = record.state
-            state.tiles_done, state.tiles_total = progress.tiles_done, progress.tiles_total
-            if record.started is not None and progress.tiles_done > 0:
+            changed = state.stage != stage
+            state.stage = stage
+            if stage in ("repair", "upscale", "faces"):
+                state.tiles_done, state.tiles_total = done, total
+            if stage in ("repair", "upscale") and record.started is not None and done > 0:
                 elapsed = time.perf_counter() - record.started
-                remaining = progress.tiles_total - progress.tiles_done
-                state.eta_s = round(elapsed / progress.tiles_done * remaining, 1)
-        self._notify_job(job, force=False)
+                state.eta_s = round(elapsed / done * (total - done), 1)
+            elif stage not in ("repair", "upscale"):
+                state.eta_s = None
+        self._notify_job(job, force=changed)
+
+    def _face_tools(self, options: UpscaleOptions, provider: str) -> FaceTools:
+        from pixup.faces import FaceDetector, load_face_model
+
+        with self._faces_lock:
+            if self._detector is None:
+                self._detector = FaceDetector()
+            detector = self._detector
+        providers = list(dict.fromkeys([provider, "CPUExecutionProvider"]))
+        model = load_face_model(resolve_face_model(options.face_model), providers)
+        return FaceTools(detector, model)
 
     @staticmethod
     def _finish_file(record: _File, result: FileResult) -> None:
         state = record.state
+        state.stage = "finished"
         for name in FileResult.model_fields:
             setattr(state, name, getattr(result, name))
         state.eta_s = 0.0 if result.status == "done" else None

@@ -11,6 +11,7 @@ import importlib.resources
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pixup.errors import ModelError
 
@@ -201,13 +202,77 @@ SCENARIO_MODELS: dict[str, str] = {
 held-out photos and drawings at ×4, and speed on CPU), stored in models/scenarios.json; a test keeps
 the two in step. The table and the reasons are in models/model_table.md."""
 
-REPAIR_MODELS: tuple[tuple[int, int, str], ...] = (
-    (1, 33, "waifu2x-cunet-x1-denoise1"),
-    (34, 66, "waifu2x-cunet-x1-denoise2"),
-    (67, 100, "waifu2x-cunet-x1-denoise2"),
+RepairKind = Literal["photo", "drawing"]
+"""The content a Fix compression path was measured on: drawings for Digital Art, photos otherwise."""
+
+
+@dataclass(frozen=True)
+class RepairStep:
+    """Fix compression for one band of repair strength (inclusive), as measured."""
+
+    low: int
+    high: int
+    action: Literal["none", "prepass", "swap"]
+    """none: the plain upscale measured best; prepass: `model` (1×) cleans the source, blended with
+    it by `alpha`, before the upscaler; swap: `model`, a denoising upscaler, replaces the upscaler."""
+    model: str | None = None
+    alpha: float = 1.0
+    """Share of the repaired pixels in the blend fed to the upscaler (prepass)."""
+
+
+REPAIR_PATHS: dict[tuple[str, RepairKind], tuple[RepairStep, ...]] = {
+    ("realesr-animevideov3-x4", "photo"): (
+        RepairStep(1, 33, "swap", "waifu2x-photo-x2-denoise3"),
+        RepairStep(34, 66, "swap", "waifu2x-photo-x2-denoise3"),
+        RepairStep(67, 100, "swap", "waifu2x-photo-x2-denoise3"),
+    ),
+    ("realesr-animevideov3-x4", "drawing"): (
+        RepairStep(1, 33, "swap", "waifu2x-cunet-x2-denoise3"),
+        RepairStep(34, 66, "swap", "waifu2x-cunet-x2-denoise3"),
+        RepairStep(67, 100, "prepass", "waifu2x-cunet-x1-denoise3", 1.0),
+    ),
+    ("waifu2x-photo-x2", "photo"): (
+        RepairStep(1, 33, "swap", "waifu2x-photo-x2-denoise3"),
+        RepairStep(34, 66, "swap", "waifu2x-photo-x2-denoise3"),
+        RepairStep(67, 100, "swap", "waifu2x-photo-x2-denoise3"),
+    ),
+    ("waifu2x-photo-x2", "drawing"): (
+        RepairStep(1, 33, "swap", "waifu2x-cunet-x2-denoise3"),
+        RepairStep(34, 66, "swap", "waifu2x-cunet-x2-denoise3"),
+        RepairStep(67, 100, "swap", "waifu2x-cunet-x2-denoise2"),
+    ),
+    ("waifu2x-cunet-x2", "photo"): (
+        RepairStep(1, 33, "swap", "waifu2x-photo-x2-denoise3"),
+        RepairStep(34, 66, "swap", "waifu2x-photo-x2-denoise3"),
+        RepairStep(67, 100, "swap", "waifu2x-cunet-x2-denoise3"),
+    ),
+    ("waifu2x-cunet-x2", "drawing"): (
+        RepairStep(1, 33, "swap", "waifu2x-cunet-x2-denoise3"),
+        RepairStep(34, 66, "swap", "waifu2x-cunet-x2-denoise3"),
+        RepairStep(67, 100, "swap", "waifu2x-cunet-x2-denoise2"),
+    ),
+}
+"""Fix compression by (upscaler, content kind): the picks of benchmarks/repair_table.py (rule and
+numbers in models/repair_table.md and models/repair.json; tests/models/test_repair_table.py keeps
+them in step). Strength 0 runs no repair."""
+
+REPAIR_ANY: tuple[RepairStep, ...] = (
+    RepairStep(1, 33, "prepass", "waifu2x-cunet-x1-denoise3", 1.0),
+    RepairStep(34, 66, "prepass", "waifu2x-cunet-x1-denoise3", 1.0),
+    RepairStep(67, 100, "prepass", "waifu2x-cunet-x1-denoise3", 1.0),
 )
-"""Fix compression: repair strength bands (inclusive) and the 1× denoise model for each, measured
-on JPEGs at quality 75 / 50 / 30; strength 0 runs no repair pass."""
+"""Fix compression before an upscaler the table did not measure (an explicit model): the pre-pass
+measured best on average over the measured upscalers; an explicit model is never swapped."""
+
+REPAIR_MODELS: tuple[tuple[int, int, str], ...] = tuple(
+    dict.fromkeys(
+        (step.low, step.high, step.model)
+        for steps in (*REPAIR_PATHS.values(), REPAIR_ANY)
+        for step in steps
+        if step.model is not None
+    )
+)
+"""Every (band, model) Fix compression may run, pre-pass and swap alike (labels the catalogue)."""
 
 
 def _with_scenarios(models: list[BundledModel]) -> tuple[BundledModel, ...]:

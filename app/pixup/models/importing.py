@@ -16,40 +16,45 @@ reports each result. An existing model of the same id is replaced only with `ove
 
 from __future__ import annotations
 
+import dataclasses
+import filecmp
+import itertools
 import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+import numpy as np
 import onnx
 from onnx.external_data_helper import uses_external_data
 
 from pixup.engine.session import ModelSession
 from pixup.engine.spec import ModelSpec
-from pixup.errors import ImageWriteError, ModelError, PixupError
+from pixup.errors import ImageWriteError, ModelError, ModelNameTakenError, OutputExistsError, PixupError
+from pixup.faces.align import CROP_SIZE
+from pixup.faces.restore import check_face_model, face_model_kind
 from pixup.imaging.atomic import atomic_write
-from pixup.models.bundled import bundled_model
+from pixup.models.bundled import BundledModel, bundled_model
 from pixup.models.cache import converted_model
+from pixup.models.catalogue import resolve_model
+from pixup.models.face_models import face_models_folder
 from pixup.models.importers.torch import TORCH_SUFFIXES, convert_torch
 from pixup.models.probe import guarded_spec
+from pixup.models.suffixes import BIN_SUFFIX, ONNX_SUFFIX, PARAM_SUFFIX, STORED_SUFFIXES
 from pixup.paths import user_paths
 
 log = logging.getLogger(__name__)
 
 ModelKind = Literal["onnx", "ncnn", "torch"]
 
-ONNX_SUFFIX = ".onnx"
-PARAM_SUFFIX = ".param"
-BIN_SUFFIX = ".bin"
-IMPORTABLE_SUFFIXES = (ONNX_SUFFIX, PARAM_SUFFIX, BIN_SUFFIX, *TORCH_SUFFIXES)
+IMPORTABLE_SUFFIXES = (*STORED_SUFFIXES, *TORCH_SUFFIXES)
 """What `import_model` accepts (a `.bin` stands for the ncnn pair it belongs to)."""
-_STORED_SUFFIXES = (ONNX_SUFFIX, PARAM_SUFFIX, BIN_SUFFIX)
 _MAX_NAME = 100
 _NAME = re.compile(r"^\w[\w .+()\[\]-]*$")
 _BAD_NAME_CHARS = re.compile(r"[^\w .+()\[\]-]+")
@@ -86,6 +91,11 @@ class ImportedModel:
     """Smallest input side the model accepts."""
     notes: tuple[str, ...]
     """One-line remarks for the user (how it was converted, constraints the engine adapts to)."""
+    already_bundled: bool = False
+    """True when the file holds a bundled model's own weights: nothing was stored, and `id` and
+    `path` are the bundled model's."""
+    face: bool = False
+    """A face model (GFPGAN/CodeFormer-style), stored for Face recovery rather than as an upscaler."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,8 @@ class ImportOutcome:
     """The stored model, or None when it failed."""
     error: str | None
     """The one-line reason it failed, or None."""
+    failure: PixupError | None = None
+    """The error itself, for a front end that adds its own advice (ModelNameTakenError...)."""
 
     @property
     def ok(self) -> bool:
@@ -121,7 +133,7 @@ def _default_name(source: Path) -> str:
 
 
 def _check_name(name: str) -> str:
-    """The id for an explicit `--name`, or ModelError saying what is wrong with it."""
+    """The id for an explicit name, or ModelError saying what is wrong with it."""
     name = name.strip()
     if not name:
         raise ModelError("the model name is empty")
@@ -146,18 +158,57 @@ def _existing(folder: Path, model_id: str) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in _STORED_SUFFIXES and p.stem.casefold() == key
+        if p.is_file() and p.suffix.lower() in STORED_SUFFIXES and p.stem.casefold() == key
     )
+
+
+def _same_content(ours: Sequence[Path], theirs: Sequence[Path]) -> bool:
+    """Whether two file lists hold the same bytes, pairwise (sizes first: most differ there)."""
+    try:
+        if [p.stat().st_size for p in ours] != [p.stat().st_size for p in theirs]:
+            return False
+        return all(filecmp.cmp(a, b, shallow=False) for a, b in zip(ours, theirs, strict=True))
+    except OSError:
+        return False
+
+
+def _stored_files(folder: Path, model_id: str, kind: ModelKind) -> list[Path]:
+    """The files a model of `kind` is stored as under `model_id` (ncnn: .param then .bin)."""
+    if kind == "ncnn":
+        return [folder / f"{model_id}{PARAM_SUFFIX}", folder / f"{model_id}{BIN_SUFFIX}"]
+    return [folder / f"{model_id}{ONNX_SUFFIX}"]
+
+
+def _source_files(source: Path, kind: ModelKind) -> list[Path]:
+    return [source, source.with_suffix(BIN_SUFFIX)] if kind == "ncnn" else [source]
+
+
+def _id_beside_bundled(source: Path, kind: ModelKind, model_id: str, folder: Path, overwrite: bool) -> str:
+    """A free id for a file named like a bundled model but holding other weights (Upscayl names its
+    models after the same upstream files): "realesrgan-x4plus-2", "-3"... A user model of such an
+    id holding these very files is this model imported before: its id is taken as the normal clash
+    (ModelNameTakenError unless `overwrite`), so importing a folder twice adds nothing."""
+    ours = _source_files(source, kind)
+    for n in itertools.count(2):
+        candidate = f"{model_id}-{n}"
+        if bundled_model(candidate) is not None:
+            continue
+        if not _existing(folder, candidate):
+            return candidate
+        if _same_content(ours, _stored_files(folder, candidate, kind)):
+            _check_free(folder, candidate, overwrite)
+            return candidate
+    raise AssertionError("unreachable")
 
 
 def _check_free(folder: Path, model_id: str, overwrite: bool) -> list[Path]:
     """The files a successful import replaces; ModelError when the id is taken and not `overwrite`."""
     if bundled_model(model_id) is not None:
-        raise ModelError(f"{model_id!r} is the id of a bundled model; choose another --name")
+        raise ModelNameTakenError(model_id, bundled=True)
     existing = _existing(folder, model_id)
     models = [p for p in existing if p.suffix.lower() != BIN_SUFFIX]
     if models and not overwrite:
-        raise ModelError(f"a model named {model_id} exists; use --overwrite / another --name")
+        raise ModelNameTakenError(model_id, bundled=False)
     return existing
 
 
@@ -171,6 +222,8 @@ def _copy_into(source: Path, dest: Path, overwrite: bool) -> None:
 
     try:
         atomic_write(dest, write, overwrite=overwrite)
+    except OutputExistsError:  # appeared since _check_free looked
+        raise ModelNameTakenError(dest.stem, bundled=False) from None
     except ImageWriteError as err:  # same one line, as the error kind of this operation
         raise ModelError(str(err)) from None
     except OSError as err:  # reading the source
@@ -184,7 +237,7 @@ def _store(pairs: list[tuple[Path, Path]], replaced: list[Path], overwrite: bool
     written: list[Path] = []
     try:
         for source, dest in pairs:
-            # A stray weights file of this id is not a model: replacing it needs no --overwrite.
+            # A stray weights file of this id is not a model: replacing it needs no `overwrite`.
             clobber = overwrite or (dest.suffix == BIN_SUFFIX and dest.exists())
             _copy_into(source, dest, clobber)
             written.append(dest)
@@ -378,13 +431,60 @@ def import_model(path: Path, *, name: str | None = None, overwrite: bool = False
         raise ModelError(f"model file not found: {path}")
     kind, source = _kind_of(path)
     model_id = _check_name(name) if name is not None else _default_name(source)
+    if kind == "onnx" and face_model_kind(source) is not None:
+        return _import_face(source.resolve(), model_id, overwrite)
     folder = user_paths().models
     if source.resolve().parent == folder.resolve() and source.stem == model_id:
         raise ModelError(f"{source.name} is already in the user models folder")
+    notes: list[str] = []
+    bundled = bundled_model(model_id)
+    if name is None and bundled is not None:
+        # Named like a bundled model (as Upscayl's own folder is): the same weights need no copy;
+        # other weights go under a free id. A name the user chose is theirs to change instead.
+        comparable = kind == "ncnn" and bundled.available
+        if comparable and _same_content(_source_files(source, kind), bundled.files()):
+            return _already_bundled(bundled, source)
+        model_id = _id_beside_bundled(source, kind, model_id, folder, overwrite)
+        notes.append(f"{bundled.id} is the id of a bundled model with other weights; stored as {model_id}")
     log.info("importing %s (%s) as %r", source, kind, model_id)
     model = _IMPORTERS[kind](source.resolve(), model_id, folder, overwrite)
+    if notes:
+        model = dataclasses.replace(model, notes=(*notes, *model.notes))
     log.info("imported %s: ×%g, %s", model.id, model.scale, "; ".join(model.notes))
     return model
+
+
+def _import_face(source: Path, model_id: str, overwrite: bool) -> ImportedModel:
+    """A GFPGAN/CodeFormer-style model (recognised by its signature): stored with the face models,
+    where Face recovery finds it, not in the upscale model list."""
+    signature = check_face_model(source)
+    folder = face_models_folder()
+    dest = folder / f"{model_id}{ONNX_SUFFIX}"
+    if dest.exists() and not overwrite:
+        raise ModelNameTakenError(model_id, bundled=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    _store([(source, dest)], [], overwrite)
+    dtype = "float16" if signature.image_dtype is np.float16 else "float32"
+    style = "CodeFormer" if signature.kind == "codeformer" else "GFPGAN"
+    note = f"face model ({style}-style): used by Face recovery"
+    return ImportedModel(
+        id=model_id, kind="onnx", path=dest, source=source, scale=1.0, in_channels=3, out_channels=3,
+        dtype=dtype, layout="NCHW", fixed_shape=(CROP_SIZE, CROP_SIZE), multiple=1, min_size=CROP_SIZE,
+        notes=(note,), face=True,
+    )
+
+
+def _already_bundled(bundled: BundledModel, source: Path) -> ImportedModel:
+    """The outcome for a file that is a bundled model's own: that model, inspected like an import
+    (its converted form is what `--model ID` runs, so the conversion is not wasted)."""
+    onnx_path = resolve_model(bundled.id).onnx_path
+    spec = _inspect(onnx_path)
+    param, _ = bundled.files()
+    log.info("%s holds the bundled model %s: nothing stored", source, bundled.id)
+    note = f"same weights as the bundled model {bundled.id}: nothing copied"
+    return dataclasses.replace(
+        _result(bundled.id, "ncnn", param, source, spec, [note]), already_bundled=True
+    )
 
 
 def model_files(folder: Path) -> list[Path]:
@@ -412,7 +512,7 @@ def import_models(path: Path, *, name: str | None = None, overwrite: bool = Fals
             accepted = ", ".join(IMPORTABLE_SUFFIXES)
             raise ModelError(f"no model files ({accepted}) in {path}")
         if name is not None and len(sources) > 1:
-            raise ModelError(f"--name needs a single model; {path} holds {len(sources)}")
+            raise ModelError(f"one name cannot be given to the {len(sources)} models in {path}")
     else:
         sources = [path]
     outcomes: list[ImportOutcome] = []
@@ -421,7 +521,7 @@ def import_models(path: Path, *, name: str | None = None, overwrite: bool = Fals
             model = import_model(source, name=name, overwrite=overwrite)
         except PixupError as err:
             log.warning("import of %s failed: %s", source, err)
-            outcomes.append(ImportOutcome(source, None, str(err)))
+            outcomes.append(ImportOutcome(source, None, str(err), err))
         else:
             outcomes.append(ImportOutcome(source, model, None))
     return outcomes

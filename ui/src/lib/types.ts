@@ -93,7 +93,7 @@ export interface FileState {
    * File name for display (the input path's last part)
    */
   name: string;
-  stage?: "queued" | "loading" | "upscale" | "faces" | "write" | "finished";
+  stage?: "queued" | "loading" | "repair" | "upscale" | "faces" | "write" | "finished";
   tiles_done?: number;
   tiles_total?: number;
   /**
