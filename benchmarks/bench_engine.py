@@ -50,13 +50,18 @@ from pixup.engine.providers import (
     plan_for,
     provider_plan,
     session_options,
+    short_name,
 )
 from pixup.engine.session import ModelSession
 from pixup.engine.spec import ModelSpec
 from pixup.engine.tiling import plan_grid
 from pixup.engine.upscale import auto_tile_size, upscale_array
 
-PROVIDERS = (OPENVINO, CPU)
+PROVIDERS = tuple(
+    p for p in ("CUDAExecutionProvider", OPENVINO, CPU) if p in ort.get_available_providers()
+)
+"""What this runtime offers of CUDA (a GPU build: benchmarks/gpu_check.sh), OpenVINO and the default CPU
+provider, compared in the same run."""
 PRECISIONS: tuple[Precision, ...] = ("exact", "fast")
 PAD = 32
 """pixup's default (and minimum) tile context; the naive loop uses the same."""
@@ -302,7 +307,7 @@ class Config:
 
     @property
     def name(self) -> str:
-        short = "OpenVINO" if self.provider == OPENVINO else "CPU EP"
+        short = "CPU EP" if self.provider == CPU else short_name(self.provider)
         return f"{short} [{'/'.join(self.precisions)}]"
 
 
@@ -814,7 +819,7 @@ def print_report(report: dict[str, Any], settings: Settings) -> None:
             return [name, fmt(f["mp_s"]), fmt(f["cpu_mp_s"]), *extra, f"{busy:.0%}", rounds]
 
         for entry in report["throughput"]:
-            short = "OpenVINO" if entry["provider"] == OPENVINO else "CPU EP"
+            short = "CPU EP" if entry["provider"] == CPU else short_name(entry["provider"])
             who = f"{short} [{'/'.join(entry['precisions'])}]"
             rows.append(row(f"{who} whole image", entry["whole"]))
             for kind in ("auto", "explicit"):
@@ -858,7 +863,7 @@ def print_report(report: dict[str, Any], settings: Settings) -> None:
         for provider, c in report["cancel"].items():
             rows.append(
                 [
-                    "OpenVINO" if provider == OPENVINO else "CPU EP",
+                    "CPU EP" if provider == CPU else short_name(provider),
                     str(c["tile"]),
                     f"{c['uncancelled_run_s']:.1f}",
                     str(c["cancels"]),

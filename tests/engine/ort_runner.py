@@ -6,7 +6,7 @@
 - `Recording` passes through to a real runner and records batch shapes.
 - `OomAbove` wraps a real runner and raises OutOfMemory for tiles above a size (the one test double:
   it stands for a device that is out of memory, and still runs the real session below the limit).
-- `whole_image`: the model run once on the whole reflect-padded image, the reference for tiling.
+- `whole_image`: the model run once on the whole image, the reference for tiling.
 """
 
 from __future__ import annotations
@@ -156,9 +156,10 @@ def to_uint(values: np.ndarray, dtype: type[np.unsignedinteger[Any]]) -> np.ndar
     return pixels
 
 
-def whole_image(runner: InferenceRunner, pixels: np.ndarray, pad: int) -> np.ndarray:
-    """The model run once on the whole image, reflect-101 padded by `pad` (numpy's "reflect"), then
-    cropped: what tiling must reproduce when the receptive field fits in the pad."""
+def whole_image(runner: InferenceRunner, pixels: np.ndarray, pad: int = 0) -> np.ndarray:
+    """The model run once on the whole image (reflect-101 padded by `pad`, numpy's "reflect", then
+    cropped; 0: as it is, the model's own zero padding at the edges): what tiling must reproduce when
+    the receptive field fits in the tiles' context."""
     scale = runner.spec.scale
     height, width = pixels.shape[:2]
     padded = np.pad(pixels, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
@@ -278,6 +279,13 @@ class Recording:
 
     def fallback(self) -> InferenceRunner | None:
         return self._inner.fallback()
+
+
+def max_diff_inside(a: np.ndarray, b: np.ndarray, margin: int) -> int:
+    """`max_diff` away from the image's edges (`margin` output pixels on each side left out): where a
+    tile must read past the image (mirrored slack up to a fixed or multiple-of size) the output
+    differs from a whole-image run within the receptive field of the edge."""
+    return max_diff(a[margin:-margin, margin:-margin], b[margin:-margin, margin:-margin])
 
 
 def max_diff(a: np.ndarray, b: np.ndarray) -> int:

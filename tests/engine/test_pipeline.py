@@ -23,6 +23,7 @@ from tests.engine.ort_runner import (
     Sessions,
     dilated,
     max_diff,
+    max_diff_inside,
     random_image,
     spec_for,
     to_float,
@@ -63,7 +64,7 @@ def test_tiled_equals_whole_image(
     rf4: Recording, size: tuple[int, int], tile: int, no_new_threads: None
 ) -> None:
     image = random_image(*size, seed=size[0] + tile)
-    expected = whole_image(rf4, image, pad=32)
+    expected = whole_image(rf4, image)
     got = upscale_array(image, rf4, tile=tile)
     assert got.shape == (2 * size[0], 2 * size[1], 3)
     assert max_diff(got, expected) <= 1
@@ -71,28 +72,29 @@ def test_tiled_equals_whole_image(
 
 def test_tiled_equals_whole_image_with_batches(rf4: Recording) -> None:
     image = random_image(97, 131, seed=3)
-    expected = whole_image(rf4, image, pad=32)
+    expected = whole_image(rf4, image)
     before = len(rf4.shapes)
-    got = upscale_array(image, rf4, tile=32, batch=6)
+    got = upscale_array(image, rf4, tile=8, batch=6)
     assert max_diff(got, expected) <= 1
-    count = plan_grid(97, 131, rf4.spec, tile=32, pad=32).count
-    assert count == 4 * 5  # cores balanced: 4 rows of 25 px (97), 5 columns of 27 px (131)
-    assert [s[0] for s in rf4.shapes[before:]] == [6, 6, 6, 2]
+    grid = plan_grid(97, 131, rf4.spec, tile=8, pad=32)
+    assert grid.count == 4 * 10 and grid.tile_shape == (73, 71)  # tiles of at most (8 + 64)² px
+    assert [s[0] for s in rf4.shapes[before:]] == [6] * 6 + [4]
 
 
 def test_tiled_equals_whole_image_on_openvino(sessions: Sessions) -> None:
     runner = sessions(graphs.receptive_field(4), provider="OpenVINOExecutionProvider")
     assert runner.provider == "OpenVINOExecutionProvider"
     image = random_image(97, 131, seed=12)
-    assert max_diff(upscale_array(image, runner, tile=48, batch=3), whole_image(runner, image, pad=32)) <= 1
+    assert max_diff(upscale_array(image, runner, tile=48, batch=3), whole_image(runner, image)) <= 1
 
 
 def test_receptive_field_beyond_the_pad_shows_seams(sessions: Sessions) -> None:
     # radius 40 > pad 32: tile borders must differ from the whole-image run (the test above can fail)
     runner = sessions(dilated(40))
     image = random_image(97, 131, seed=9)
-    expected = whole_image(runner, image, pad=48)
+    expected = whole_image(runner, image)
     got = upscale_array(image, runner, tile=32)
+    assert plan_grid(97, 131, runner.spec, tile=32, pad=32).count > 1
     assert max_diff(got, expected) > 1
     # the same model with a pad that covers it is exact again
     assert max_diff(upscale_array(image, runner, tile=32, pad=48), expected) <= 1
@@ -112,10 +114,7 @@ def test_unpadded_model_border_is_added_to_the_pad(sessions: Sessions) -> None:
 def test_pixel_shuffle_matches_numpy_reference(sessions: Sessions, scale: int) -> None:
     runner = sessions(graphs.pixel_shuffle(scale))
     image = random_image(37, 23, seed=scale)
-    padded = np.pad(image, ((32, 32), (32, 32), (0, 0)), mode="reflect")
-    ref = graphs.pixel_shuffle_reference(to_float(padded), scale)
-    p = 32 * scale
-    expected = to_uint(ref[:, :, p : p + 37 * scale, p : p + 23 * scale], np.uint8)
+    expected = to_uint(graphs.pixel_shuffle_reference(to_float(image), scale), np.uint8)
     got = upscale_array(image, runner, tile=16)
     assert got.shape == (37 * scale, 23 * scale, 3)
     assert max_diff(got, expected) <= 1
@@ -130,29 +129,31 @@ def test_fixed_64_model_matches_dynamic_model(sessions: Sessions, no_new_threads
         notices: list[str] = []
         got = upscale_array(image, fixed, notices=notices, batch=4)
         assert all(s == (1, 3, 64, 64) for s in fixed.shapes)
-        assert max_diff(got, upscale_array(image, dynamic)) <= 1
-        assert max_diff(got, whole_image(dynamic, image, pad=16)) <= 1
+        # tiles read mirrored slack past the image's end (the fixed 64 px input is longer than 37 px)
+        assert max_diff_inside(got, upscale_array(image, dynamic), 4) <= 1
+        assert max_diff_inside(got, whole_image(dynamic, image), 4) <= 1
         assert any("16 px of tile padding" in n for n in notices)
 
 
 def test_static_batch_four_with_three_tiles(sessions: Sessions) -> None:
     static = Recording(sessions(graphs.static_batch(4)))
-    image = random_image(40, 100, seed=5)
-    grid = plan_grid(40, 100, static.spec, tile=40, pad=32)
+    image = random_image(40, 600, seed=5)
+    grid = plan_grid(40, 600, static.spec, tile=40, pad=32)
     assert grid.count == 3
     got = upscale_array(image, static, tile=40, batch=1)
     assert static.shapes == [(4, 3, *grid.tile_shape)]  # one run, padded to exactly 4
     dynamic = sessions(graphs.pixel_shuffle(2))
-    assert max_diff(got, whole_image(dynamic, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(dynamic, image)) <= 1
 
 
 def test_static_batch_pads_every_short_batch(sessions: Sessions) -> None:
     static = Recording(sessions(graphs.static_batch(4)))
-    image = random_image(40, 200, seed=6)
-    got = upscale_array(image, static, tile=40, batch=8)  # 5 tiles → batches of 4 + 1 (padded)
+    image = random_image(40, 260, seed=6)
+    got = upscale_array(image, static, tile=1, batch=8)  # 5 tiles → batches of 4 + 1 (padded)
+    assert plan_grid(40, 260, static.spec, tile=1, pad=32).count == 5
     assert [s[0] for s in static.shapes] == [4, 4]
     dynamic = sessions(graphs.pixel_shuffle(2))
-    assert max_diff(got, whole_image(dynamic, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(dynamic, image)) <= 1
 
 
 def test_multiple_of_8_model(sessions: Sessions) -> None:
@@ -162,14 +163,14 @@ def test_multiple_of_8_model(sessions: Sessions) -> None:
     got = upscale_array(image, runner, tile=20)
     assert all(s[2] % 8 == 0 and s[3] % 8 == 0 for s in runner.shapes)
     same_weights = sessions(graphs.pixel_shuffle(2, seed=2))
-    assert max_diff(got, whole_image(same_weights, image, pad=32)) <= 1
+    assert max_diff_inside(got, whole_image(same_weights, image), 4) <= 1  # slack up to 32×56 px
 
 
 def test_nhwc_fp16_model(sessions: Sessions) -> None:
     runner = sessions(graphs.pixel_shuffle(2, dtype="float16", layout="NHWC"))
     reference = sessions(graphs.pixel_shuffle(2))
     image = random_image(33, 20, seed=8)
-    assert max_diff(upscale_array(image, runner, tile=16), whole_image(reference, image, pad=32)) <= 1
+    assert max_diff(upscale_array(image, runner, tile=16), whole_image(reference, image)) <= 1
 
 
 def test_fractional_scale_matches_whole_image(sessions: Sessions) -> None:
@@ -179,7 +180,12 @@ def test_fractional_scale_matches_whole_image(sessions: Sessions) -> None:
         image = random_image(*size, seed=size[0])
         got = upscale_array(image, runner, tile=tile)
         assert got.shape == (int(size[0] * 1.5 + 0.5), int(size[1] * 1.5 + 0.5), 3)
-        assert max_diff(got, whole_image(runner, image, pad=32)) <= 1
+        # odd sides: the last tile reads 1 px of mirrored slack (tiles start on even pixels), and the
+        # model alone would floor 55.5 to 55 rows; compare with a reflect-padded run away from edges
+        if min(size) > 4:
+            assert max_diff_inside(got, whole_image(runner, image, pad=2), 3) <= 1
+        if size[0] % 2 == 0 and size[1] % 2 == 0:
+            assert max_diff(got, whole_image(runner, image)) <= 1
 
 
 # ---------------------------------------------------------------- run_pass directly
@@ -194,7 +200,7 @@ def test_run_pass_writes_every_output_pixel(rf4: Recording) -> None:
     feeds = plan_feeds(3, 3, alpha_uniform=False)
     run_pass(image, rf4, grid, feeds, out, batch=2, on_tile=lambda: calls.append(1))
     assert len(calls) == grid.count
-    assert max_diff(out, whole_image(rf4, image, pad=32)) <= 1
+    assert max_diff(out, whole_image(rf4, image)) <= 1
     assert not np.array_equal(out, sentinel)
 
 

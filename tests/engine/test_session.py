@@ -165,6 +165,33 @@ def test_openvino_is_the_default_here(tmp_path: Path) -> None:
         np.testing.assert_allclose(session.run(x), graphs.pixel_shuffle_reference(x, 2), atol=2e-5)
 
 
+def test_openvino_keeps_compiled_models_in_the_user_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("PIXUP_HOME", str(home))
+    x = _image()
+    with _open(tmp_path, graphs.pixel_shuffle_x2(), "x2") as session:
+        assert session.choice.options["cache_dir"] == str(home / "cache" / "openvino")
+        session.run(x)
+    blobs = list((home / "cache" / "openvino").glob("*.blob"))
+    assert blobs  # compiled once; the next process loads it
+    with _open(tmp_path, graphs.pixel_shuffle_x2(), "x2") as again:
+        np.testing.assert_allclose(again.run(x), graphs.pixel_shuffle_reference(x, 2), atol=2e-5)
+    assert sorted(home.joinpath("cache", "openvino").glob("*.blob")) == sorted(blobs)
+
+
+def test_unwritable_cache_folder_only_costs_the_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PIXUP_HOME", str(blocker))
+    with _open(tmp_path, graphs.pixel_shuffle_x2(), "x2") as session:
+        assert session.provider == OPENVINO and "cache_dir" not in session.choice.options
+        assert session.notices == []
+
+
 def test_unknown_provider_falls_back_with_a_notice(tmp_path: Path) -> None:
     with _open(tmp_path, graphs.pixel_shuffle_x2(), "x2", providers=["NoSuchProvider", CPU]) as session:
         assert session.provider == CPU

@@ -13,6 +13,7 @@ import pytest
 from pixup.engine.progress import Progress, ProgressMonitor
 from pixup.engine.scaling import resize_lanczos
 from pixup.engine.session import ModelSession
+from pixup.engine.tiling import plan_grid
 from pixup.engine.upscale import TILE_FLOOR, auto_tile_size, upscale_array
 from pixup.errors import EngineError
 from pixup.models.importers.ncnn import convert_ncnn
@@ -43,12 +44,9 @@ def x2(sessions: Sessions) -> ModelSession:
 
 
 def _grey_reference(runner: ModelSession, plane: np.ndarray) -> np.ndarray:
-    """A grey plane through an RGB model: replicate, run whole (reflect-padded), mean of the result."""
-    padded = np.pad(plane, 32, mode="reflect")
-    out = runner.run(to_float(np.repeat(padded[:, :, None], 3, axis=2)))
-    s = int(runner.spec.scale)
-    h, w = plane.shape
-    mean = out[:, :, 32 * s : 32 * s + h * s, 32 * s : 32 * s + w * s].mean(axis=1, keepdims=True)
+    """A grey plane through an RGB model: replicate, run whole, mean of the result."""
+    out = runner.run(to_float(np.repeat(plane[:, :, None], 3, axis=2)))
+    mean = out.mean(axis=1, keepdims=True)
     return to_uint(mean, plane.dtype.type)[:, :, 0]
 
 
@@ -67,7 +65,7 @@ def test_grey_through_grey_model(sessions: Sessions) -> None:
     grey = random_image(31, 45, 1, seed=2)
     got = upscale_array(grey, runner, tile=20)
     assert got.shape == (62, 90, 1)
-    assert max_diff(got, whole_image(runner, grey, pad=32)) <= 1
+    assert max_diff(got, whole_image(runner, grey)) <= 1
 
 
 def test_rgb_through_grey_model_runs_each_channel(sessions: Sessions) -> None:
@@ -78,7 +76,7 @@ def test_rgb_through_grey_model_runs_each_channel(sessions: Sessions) -> None:
     assert len(runner.shapes) == 3  # one tile, three channel runs
     assert seen[-1].tiles_done == seen[-1].tiles_total == 3
     for c in range(3):
-        assert max_diff(got[:, :, c : c + 1], whole_image(runner, image[:, :, c : c + 1], pad=32)) <= 1
+        assert max_diff(got[:, :, c : c + 1], whole_image(runner, image[:, :, c : c + 1])) <= 1
 
 
 def test_rgba_uniform_alpha_stays_uniform(x2: ModelSession) -> None:
@@ -87,7 +85,7 @@ def test_rgba_uniform_alpha_stays_uniform(x2: ModelSession) -> None:
     got = upscale_array(rgba, runner, tile=16)
     assert got.shape == (50, 66, 4)
     assert (got[:, :, 3] == 200).all()
-    assert max_diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
+    assert max_diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3])) <= 1
     tiles = len(runner.shapes)
     upscale_array(rgba[:, :, :3], runner, tile=16)
     assert len(runner.shapes) == 2 * tiles  # alpha cost no model runs
@@ -99,7 +97,7 @@ def test_rgba_gradient_alpha_is_upscaled_by_the_model(x2: ModelSession) -> None:
     rgba = np.concatenate([random_image(25, 33, 3, seed=5), alpha[:, :, None]], axis=2)
     got = upscale_array(rgba, x2, tile=16)
     assert max_diff(got[:, :, 3], _grey_reference(x2, alpha)) <= 1
-    assert max_diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3], pad=32)) <= 1
+    assert max_diff(got[:, :, :3], whole_image(x2, rgba[:, :, :3])) <= 1
     assert got[:, :, 3].min() < 10 and got[:, :, 3].max() > 245
 
 
@@ -107,7 +105,7 @@ def test_rgba_through_rgba_model(sessions: Sessions) -> None:
     runner = sessions(graphs.four_channel())
     rgba = random_image(20, 26, 4, seed=6)
     got = upscale_array(rgba, runner, tile=16)
-    assert max_diff(got, whole_image(runner, rgba, pad=32)) <= 1
+    assert max_diff(got, whole_image(runner, rgba)) <= 1
 
 
 def test_rgb_through_rgba_model_gets_opaque_alpha(sessions: Sessions) -> None:
@@ -116,7 +114,7 @@ def test_rgb_through_rgba_model_gets_opaque_alpha(sessions: Sessions) -> None:
     opaque = np.concatenate([rgb, np.full((20, 26, 1), 255, np.uint8)], axis=2)
     got = upscale_array(rgb, runner, tile=16)
     assert got.shape == (40, 52, 3)
-    assert max_diff(got, whole_image(runner, opaque, pad=32)[:, :, :3]) <= 1
+    assert max_diff(got, whole_image(runner, opaque)[:, :, :3]) <= 1
 
 
 def test_grey_alpha_image(x2: ModelSession) -> None:
@@ -142,7 +140,7 @@ def test_16bit_keeps_precision_through_a_model(x2: ModelSession) -> None:
     image = random_image(30, 22, 3, seed=10, bits=16)
     got = upscale_array(image, x2, tile=16)
     assert got.dtype == np.uint16
-    expected = whole_image(x2, image, pad=32)
+    expected = whole_image(x2, image)
     assert max_diff(got, expected) <= 1  # one 16-bit level, 1/257 of an 8-bit one
     assert len(np.unique(got % 257)) > 100  # genuinely 16-bit values, not 8-bit ones scaled up
 
@@ -187,7 +185,7 @@ def test_3x_model_to_8x(sessions: Sessions) -> None:
     image = random_image(7, 5, seed=14)
     got = upscale_array(image, runner, target_scale=8.0)
     assert got.shape == (56, 40, 3)
-    assert [s[2:] for s in runner.shapes] == [(7 + 64, 5 + 64), (21 + 64, 15 + 64)]  # 3× twice
+    assert [s[2:] for s in runner.shapes] == [(7, 5), (21, 15)]  # 3× twice, each one tile without context
 
 
 def test_fractional_model_native_and_target(sessions: Sessions) -> None:
@@ -212,11 +210,12 @@ def test_oom_halves_the_tile(x2: ModelSession) -> None:
     notices: list[str] = []
     seen: list[Progress] = []
     got = upscale_array(image, runner, tile=256, notices=notices, progress=seen.append)
-    assert max_diff(got, whole_image(x2, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(x2, image)) <= 1
     halvings = [n for n in notices if "retrying with" in n]
     assert halvings == [
-        "Out of memory on CUDA with 200 px tiles; retrying with 100 px tiles.",
-        "Out of memory on CUDA with 100 px tiles; retrying with 64 px tiles.",
+        # one 300×200 tile, then tiles of 143×200 (at most half the area), then 123×132
+        "Out of memory on CUDA with 300 px tiles; retrying with 109 px tiles.",
+        "Out of memory on CUDA with 200 px tiles; retrying with 64 px tiles.",
     ]
     assert len(runner.refused) == 2
     assert seen[-1].tiles_done == seen[-1].tiles_total
@@ -228,15 +227,20 @@ def test_oom_at_the_floor_falls_back_to_the_next_provider(x2: ModelSession) -> N
     image = random_image(90, 70, seed=17)
     notices: list[str] = []
     got = upscale_array(image, gpu, tile=256, notices=notices)
-    assert max_diff(got, whole_image(x2, image, pad=32)) <= 1
+    assert max_diff(got, whole_image(x2, image)) <= 1
     assert notices[-1] == "Out of memory on DirectML; switched to CPU."  # short names, as pixup shows them
+    # one 90×70 tile is already below the floor's budget ((TILE_FLOOR + 64)² px): no smaller retry
+    assert not any("retrying with" in n for n in notices)
+    notices.clear()
+    gpu = OomAbove(x2, limit=10, provider="DmlExecutionProvider", successor=x2)
+    upscale_array(random_image(300, 200), gpu, tile=256, notices=notices)
     assert any(f"retrying with {TILE_FLOOR} px tiles" in n for n in notices)
 
 
 def test_oom_with_nowhere_to_go_is_an_engine_error(x2: ModelSession) -> None:
-    # 256 → 64 px tiles (cores balanced to 45 px on a 90 px side), then no provider is left
+    # one 90×70 tile, below the floor's budget: no provider is left
     rocm = OomAbove(x2, limit=10, provider="ROCMExecutionProvider")
-    with pytest.raises(EngineError, match=r"^Out of memory on ROCm even with 45 px"):
+    with pytest.raises(EngineError, match=r"^Out of memory on ROCm even with 90 px"):
         upscale_array(random_image(90, 70), rocm, tile=256)
 
 
@@ -274,9 +278,11 @@ def test_auto_tile_size_on_cpu(x2: ModelSession) -> None:
 def test_progress_monitor_keeps_the_latest(x2: ModelSession) -> None:
     monitor = ProgressMonitor()
     assert monitor.latest is None
-    upscale_array(random_image(40, 40), x2, tile=16, progress=monitor)
+    upscale_array(random_image(100, 100), x2, tile=16, progress=monitor)
     latest = monitor.latest
-    assert latest is not None and latest.tiles_done == latest.tiles_total == 9
+    count = plan_grid(100, 100, x2.spec, tile=16, pad=32).count
+    assert count > 1
+    assert latest is not None and latest.tiles_done == latest.tiles_total == count
     assert latest.fraction == 1.0
 
 
@@ -292,8 +298,13 @@ def test_real_model_has_no_seams(sessions: Sessions, provider: str) -> None:
     converted = convert_ncnn(stem.with_suffix(".param"), stem.with_suffix(".bin"))
     runner = Recording(sessions(converted, provider=provider))
     assert runner.spec.scale == 4.0 and runner.spec.border == 0
-    image = random_image(61, 44, seed=18)
-    got = upscale_array(image, runner, tile=24, batch=2)
-    assert len(runner.shapes) == 3  # 3 × 2 tiles (cores of 21 × 22 px) in batches of 2
-    assert got.shape == (244, 176, 3)
-    assert max_diff(got, whole_image(runner, image, pad=32)) <= 1
+    image = random_image(150, 120, seed=18)
+    grid = plan_grid(150, 120, runner.spec, tile=40, pad=32)
+    assert grid.count == 2 * 2 and grid.tile_shape == (107, 92)  # ≤ 104² px, 32 px context at cuts
+    got = upscale_array(image, runner, tile=40, batch=2)
+    assert len(runner.shapes) == 2  # in batches of 2
+    assert got.shape == (600, 480, 3)
+    assert max_diff(got, whole_image(runner, image)) <= 1
+    # an image within the tile budget is one tile, exactly the whole-image run
+    small = random_image(61, 44, seed=19)
+    assert max_diff(upscale_array(small, runner, tile=24), whole_image(runner, small)) == 0

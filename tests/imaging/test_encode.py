@@ -414,3 +414,35 @@ def test_existing_output_is_not_overwritten_by_default(tmp_path: Path) -> None:
     assert target.read_bytes() == b"precious"
     write_image(gradient(4, 4), target, fmt="png", options=DEFAULTS, metadata=None, overwrite=True)
     assert Image.open(io.BytesIO(target.read_bytes())).size == (4, 4)
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_8bit_png_goes_through_the_parallel_writer_and_decodes_exactly(
+    tmp_path: Path, level: int, channels: int
+) -> None:
+    # tall enough for several deflate segments (4 MB of raw rows each), so the joined stream is tested
+    height = 2 * (4 << 20) // (700 * channels) + 37
+    arr = noise(height, 700, channels)
+    arr[: height // 2] = gradient(height // 2, 700, channels)
+    options = EncodeOptions(png_compress_level=level)
+    out = write_image(arr, tmp_path / "big.png", fmt="png", options=options, metadata=FULL)
+    with Image.open(out) as im:
+        im.load()
+        decoded = np.asarray(im)
+        if channels != 1:
+            assert im.info.get("icc_profile") == P3_ICC
+    assert np.array_equal(decoded.reshape(arr.shape), arr)
+    kinds = _chunk_kinds(out.read_bytes())
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and kinds.count(b"IDAT") >= 2
+    assert b"eXIf" in kinds and b"iTXt" in kinds
+    assert (b"iCCP" in kinds) == (channels != 1)  # an RGB profile is dropped for grey pixels
+
+
+def _chunk_kinds(data: bytes) -> list[bytes]:
+    kinds, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kinds.append(data[at + 4 : at + 8])
+        at += 12 + length
+    return kinds

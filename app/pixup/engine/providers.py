@@ -84,7 +84,7 @@ def _openvino_choices(
     precision: Precision, devices: Sequence[str], threads: int, cpu_bf16: bool | None, cache_dir: Path | None
 ) -> tuple[list[ProviderChoice], list[ProviderChoice], list[ProviderChoice]]:
     """OpenVINO choices split into (NPU, GPU, CPU) tiers."""
-    base: dict[str, str] = {"cache_dir": str(cache_dir)} if cache_dir is not None else {}
+    base: dict[str, str] = {"cache_dir": str(cache_dir / "openvino")} if cache_dir is not None else {}
     npu: list[ProviderChoice] = []
     gpu: list[ProviderChoice] = []
     cpu: list[ProviderChoice] = []
@@ -176,7 +176,8 @@ def provider_plan(
     Defaults read the machine: `available` = the runtime's providers, `openvino_devices` = OpenVINO's
     device list, `cpu_bf16` = /proc/cpuinfo (None = unknown: OpenVINO then picks), `threads` =
     physical cores. `cache_dir` enables compiled
-    model caches (OpenVINO blobs, TensorRT engines). The default CPU provider is always last."""
+    model caches in its subfolders `openvino` (OpenVINO blobs) and `tensorrt` (TensorRT engines).
+    The default CPU provider is always last."""
     if available is None:
         available = ort.get_available_providers()
     ranked = rank_providers(available)

@@ -68,6 +68,22 @@ def is_out_of_memory(err: BaseException) -> bool:
     return any(marker in text for marker in _OOM_MARKERS)
 
 
+def compiled_cache_dir() -> Path | None:
+    """Where providers keep compiled models between runs: the user cache folder (OpenVINO blobs in
+    `openvino/`, TensorRT engines in `tensorrt/`). A new process then skips OpenVINO's compile
+    (benchmarks/bench_startup.py: first tile 0.73× the time without it). None when the folder
+    cannot be made (a read-only home only costs the compile)."""
+    from pixup.paths import user_paths
+
+    folder = user_paths().cache
+    try:
+        (folder / "openvino").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        log.info("no compiled-model cache: %s", err)
+        return None
+    return folder
+
+
 class _InferenceWorker:
     """One daemon thread that runs a session's inferences in order.
 
@@ -203,9 +219,9 @@ class ModelSession:
         if plan is not None:
             plan = list(plan)
         elif providers is None:
-            plan = provider_plan(precision, threads=threads, cache_dir=None)
+            plan = provider_plan(precision, threads=threads, cache_dir=compiled_cache_dir())
         else:
-            plan = plan_for(providers, precision, threads=threads)
+            plan = plan_for(providers, precision, threads=threads, cache_dir=compiled_cache_dir())
         return cls._open_from(model_path, plan, 0, precision, threads, [], spec)
 
     @classmethod

@@ -1,12 +1,15 @@
-"""The tile grid: uniform tile shapes, reflect-101 context, valid regions, blend ramps and stitching.
+"""The tile grid: uniform tile shapes, context only where tiles meet, valid regions and stitching.
 
-Coordinates: a tile's *core* is the part of the input whose output it owns; around it sits `pad`
-pixels of context on each side (plus the model's `border` for unpadded models). Every tile has the
-same input shape, so batches are uniform and nothing is stretched. Context outside the image is
-mirrored (reflect-101). Cores partition the image except where the last tile of a row or column is
-shifted back inside the image; there the two tiles' outputs are cross-faded with a linear ramp.
+Coordinates: a tile's *core* is the part of the input whose output it owns; cores partition the
+image. Where two tiles meet, each has at least `pad` pixels of context beyond the cut (plus the
+model's `border` for unpadded models), so the cut is invisible as long as the model's receptive field
+fits in the pad. Every tile has the same input shape, so batches are uniform and nothing is
+stretched. Tiles are spread evenly from the image's start to its end and stay inside it: at the
+image's edges the model sees the edge itself, exactly as in one whole-image run. An image within the
+tile budget is one tile with no context at all. Only what has to lie outside the image (the border an
+unpadded model eats; slack up to a fixed, minimal or multiple-of input size) is mirrored (reflect-101).
 
-Fractional scales a/q: core starts, core sizes and pads are multiples of q, so every tile maps onto
+Fractional scales a/q: tile origins, cuts, sizes and pads are multiples of q, so every tile maps onto
 whole output pixels and an output pixel always comes from the same place in the model's view.
 """
 
@@ -66,26 +69,43 @@ def _align_down(value: int, step: int) -> int:
 
 @dataclass(frozen=True)
 class AxisPlan:
-    """How one axis (rows or columns) of the image is cut into tiles."""
+    """How one axis (rows or columns) of the image is cut into tiles.
+
+    Tile k reads the input window [window_start(k), window_start(k) + tile_in) and owns the output of
+    its core [cores[k][0], cores[k][1]). Cores partition the axis; at every cut between two tiles each
+    side has at least `pad` pixels of context. Windows stay inside the image wherever the tile fits
+    (the model then sees the image's own edge, as a whole-image run does); only what must lie outside
+    (the border an unpadded model eats, slack to reach a fixed, minimal or multiple-of size) is
+    mirrored."""
 
     length: int
     """Input length of the axis, in pixels."""
     tile_in: int
-    """Length of every tile's input along this axis (core + context + border)."""
-    core: int
-    """Length of each tile's core (the part of the input whose output it owns)."""
-    pad_before: int
-    """Context before the core (border excluded); the context after it is at least as long."""
+    """Length of every tile's input along this axis (usable part + 2 × border)."""
+    pad: int
+    """Context guaranteed on both sides of every cut between two tiles (border excluded)."""
     border: int
     """Pixels the model drops on each side of its input (unpadded convolutions)."""
-    starts: tuple[int, ...]
-    """Input position where each tile's core starts."""
+    origins: tuple[int, ...]
+    """Input position of each tile's usable part (its window without the border)."""
+    cores: tuple[tuple[int, int], ...]
+    """Input range each tile owns; the last may end past `length` (cut at the output's end)."""
     scale: Fraction
     """The model's scale along this axis."""
 
     @property
     def count(self) -> int:
-        return len(self.starts)
+        return len(self.origins)
+
+    @property
+    def usable(self) -> int:
+        """Input pixels per tile whose output the model returns (tile_in − 2 × border)."""
+        return self.tile_in - 2 * self.border
+
+    @property
+    def core(self) -> int:
+        """The longest core (what an out-of-memory retry halves)."""
+        return max(min(stop, self.length) - start for start, stop in self.cores)
 
     @property
     def out_length(self) -> int:
@@ -95,26 +115,82 @@ class AxisPlan:
     @property
     def tile_out(self) -> int:
         """Output length of one tile, as the model must return it."""
-        return int((self.tile_in - 2 * self.border) * self.scale)
+        return int(self.usable * self.scale)
 
     def window_start(self, k: int) -> int:
-        """Input position of tile k's first pixel (may be negative: mirrored context)."""
-        return self.starts[k] - self.pad_before - self.border
+        """Input position of tile k's first pixel (negative, or past the end: mirrored)."""
+        return self.origins[k] - self.border
 
     def out_origin(self, k: int) -> int:
-        """Output position of tile k's first output pixel (may be negative)."""
-        return int((self.starts[k] - self.pad_before) * self.scale)
+        """Output position of tile k's first output pixel."""
+        return int(self.origins[k] * self.scale)
 
     def valid_out(self, k: int) -> tuple[int, int]:
         """Output range tile k owns (its core, cut at the image's end)."""
-        start = self.starts[k]
-        return int(start * self.scale), min(int((start + self.core) * self.scale), self.out_length)
+        start, stop = self.cores[k]
+        return int(start * self.scale), min(int(stop * self.scale), self.out_length)
+
+
+def _place(length: int, usable: int, count: int, pad: int, q: int) -> tuple[list[int], list[int]] | None:
+    """Origins of `count` tiles of `usable` px spread evenly from 0 to the image's end (all multiples
+    of q), and the cuts between them (the middle of each overlap). None when two neighbours would
+    overlap by less than 2 × pad."""
+    if count == 1:
+        return [0], []
+    last = _align_up(max(length - usable, 0), q)
+    origins = [_align_down(round(k * last / (count - 1)), q) for k in range(count - 1)] + [last]
+    cuts: list[int] = []
+    for a, b in itertools.pairwise(origins):
+        if b <= a or a + usable - b < 2 * pad:
+            return None
+        cuts.append(_align_down((b + a + usable) // 2, q))
+    return origins, cuts
+
+
+def _fit_input(usable: int, border: int, q: int, multiple: int, min_size: int) -> int:
+    """The smallest tile input ≥ usable + 2 × border that respects q, `multiple` and `min_size`."""
+    tile_in = max(_align_up(usable, q) + 2 * border, min_size)
+    while tile_in % multiple or (tile_in - 2 * border) % q:
+        tile_in += 1
+    return tile_in
+
+
+def axis_input(
+    length: int,
+    count: int,
+    *,
+    pad: int,
+    scale: Fraction,
+    border: int = 0,
+    multiple: int = 1,
+    min_size: int = 1,
+) -> int | None:
+    """The tile input length that cuts a dynamic axis of `length` px into `count` tiles with `pad` px
+    of context at every cut (None when `count` tiles are more than the axis can use)."""
+    q = scale.denominator
+    pad = _align_up(max(pad, 0), q)
+    if count == 1:
+        return _fit_input(length, border, q, max(multiple, 1), min_size)
+    usable = _align_up(-(-(length + 2 * pad * (count - 1)) // count), q)
+    if usable >= length or usable - 2 * pad < q:  # one tile would do; or the cores would vanish
+        return None
+    while True:
+        tile_in = _fit_input(usable, border, q, max(multiple, 1), min_size)
+        usable = tile_in - 2 * border
+        if usable >= length or _align_up(length - usable, q) < (count - 1) * q:
+            return None  # one tile would do, or no room for `count` distinct origins (growing won't help)
+        # q = 1: even spacing always leaves overlaps of 2·pad (count·usable ≥ length + 2·pad·(count − 1));
+        # aligning origins to q > 1, or a usable length grown by the size rules, may not: checked.
+        if q == 1 or _place(length, usable, count, pad, q) is not None:
+            return tile_in
+        usable += q
 
 
 def plan_axis(
     length: int,
     *,
-    tile: int,
+    tile: int | None = None,
+    count: int | None = None,
     pad: int,
     scale: Fraction,
     border: int = 0,
@@ -124,23 +200,28 @@ def plan_axis(
 ) -> AxisPlan:
     """Cut an axis of `length` pixels into uniform tiles.
 
-    Dynamic axis: the core is at most `tile` (about), balanced so the tiles cover the axis with
-    little overlap; a small image gets one tile no bigger than needed. The tile input is rounded up to
-    `multiple` and `min_size`; the slack widens the core. Fixed axis: the tile input is exactly
-    `fixed`, and `pad` shrinks when it would leave less than half of the input as core.
-    """
+    Dynamic axis: `count` tiles (or as many as cores of at most `tile` px need), each as short as
+    `pad` px of context at every cut allows, spread evenly from the image's start to its end. Fixed
+    axis: the tile input is exactly `fixed`, and `pad` shrinks when it would leave less than half of
+    the input as core. One tile covering the whole axis has no context at all."""
     if length < 1:
         raise EngineError("The image is empty.")
     q = scale.denominator
     multiple = max(multiple, 1)
     pad = _align_up(max(pad, 0), q)
     if fixed is None:
-        count = math.ceil(length / max(tile, 1))
-        core = _align_up(math.ceil(length / count), q)
-        tile_in = max(core + 2 * pad + 2 * border, min_size)
-        while tile_in % multiple or (tile_in - 2 * border) % q:
-            tile_in += 1
-        core = _align_down(tile_in - 2 * border - 2 * pad, q)
+        if count is None:
+            count = math.ceil(length / max(tile or length, 1))
+        found = None
+        while found is None and count > 1:
+            found = axis_input(
+                length, count, pad=pad, scale=scale, border=border, multiple=multiple, min_size=min_size
+            )
+            if found is None:
+                count -= 1
+        tile_in = found if found is not None else _fit_input(length, border, q, multiple, min_size)
+        if found is None:
+            count = 1
     else:
         tile_in = fixed
         usable = fixed - 2 * border
@@ -148,20 +229,26 @@ def plan_axis(
             raise EngineError(f"The model's fixed input of {fixed} px does not map onto whole output pixels.")
         if 4 * pad > usable:  # keep at least half of the input as core
             pad = _align_down(usable // 4, q)
-        core = _align_down(usable - 2 * pad, q)
-        if core < 1:
+        if usable < q or usable - 2 * pad < q:
             raise EngineError(f"The model's fixed input of {fixed} px is too small to tile.")
-    count = math.ceil(length / core)
-    starts = [k * core for k in range(count - 1)]
-    # The last core ends at (or just past) the image's end; it overlaps its neighbour if it must.
-    starts.append(0 if count == 1 else _align_up(length - core, q))
+        count = 1
+        if usable < length:
+            count = 2 + max(0, _align_up(length - usable, q) - 1) // (usable - 2 * pad)
+            while _place(length, usable, count, pad, q) is None:
+                count += 1
+    usable = tile_in - 2 * border
+    placed = _place(length, usable, count, pad, q)
+    assert placed is not None
+    origins, cuts = placed
+    starts = [0, *cuts]
+    stops = [*cuts, origins[-1] + usable]
     return AxisPlan(
         length=length,
         tile_in=tile_in,
-        core=core,
-        pad_before=pad,
+        pad=pad,
         border=border,
-        starts=tuple(starts),
+        origins=tuple(origins),
+        cores=tuple(zip(starts, stops, strict=True)),
         scale=scale,
     )
 
@@ -181,8 +268,8 @@ class TileGrid:
 
     @property
     def pad(self) -> int:
-        """Context actually used before each core (may be less than asked for fixed-shape models)."""
-        return min(self.rows.pad_before, self.cols.pad_before)
+        """Context at the cuts (may be less than asked for fixed-shape models)."""
+        return min(self.rows.pad, self.cols.pad)
 
     @property
     def tile_shape(self) -> tuple[int, int]:
@@ -199,6 +286,11 @@ class TileGrid:
         """(height, width) of the pass's output image."""
         return self.rows.out_length, self.cols.out_length
 
+    @property
+    def computed(self) -> int:
+        """Input pixels the model computes over all tiles (≥ the image's pixels)."""
+        return self.count * self.rows.tile_in * self.cols.tile_in
+
     def tiles(self) -> Iterator[tuple[int, int]]:
         """(row, column) of every tile, in raster order."""
         for ky in range(self.rows.count):
@@ -206,31 +298,71 @@ class TileGrid:
                 yield ky, kx
 
 
+def _counts(
+    length: int, limit: int, pad: int, scale: Fraction, border: int, multiple: int, min_size: int
+) -> list[tuple[int, int]]:
+    """(count, tile input) for the useful tile counts of a dynamic axis, fewest tiles first, up to the
+    first whose tile input is at most `limit`."""
+    q = scale.denominator
+    pad = _align_up(max(pad, 0), q)
+    options: list[tuple[int, int]] = [(1, _fit_input(length, border, q, multiple, min_size))]
+    limit = max(limit, _fit_input(2 * pad + q, border, q, multiple, min_size))  # no tile is shorter
+    count = 2
+    while options[-1][1] > limit:
+        if -(-(length + 2 * pad * (count - 1)) // count) - 2 * pad < q:
+            break  # more tiles would leave cores of nothing
+        tile_in = axis_input(
+            length, count, pad=pad, scale=scale, border=border, multiple=multiple, min_size=min_size
+        )
+        if tile_in is not None and tile_in < options[-1][1]:
+            options.append((count, tile_in))
+        count += 1
+    return options
+
+
 def plan_grid(height: int, width: int, spec: ModelSpec, *, tile: int, pad: int) -> TileGrid:
-    """The grid for an `height`×`width` image through the model `spec` describes, with cores of about
-    `tile` pixels and `max(pad, MIN_PAD)` pixels of context."""
+    """The grid for an `height`×`width` image through the model `spec` describes.
+
+    `tile` sets the memory budget: a tile holds at most (tile + 2·MIN_PAD)² input pixels (the size
+    `hardware.auto_tile_size` sizes memory for). An image within the budget runs as one tile with no
+    context; a larger one gets the grid, among those whose tiles fit the budget, that computes the
+    fewest pixels (`max(pad, MIN_PAD)` px of context at every cut). Fixed-shape axes take the
+    model's size."""
     scale = scale_fraction(spec.scale)
     pad = max(pad, MIN_PAD)
-    rows = plan_axis(
-        height,
-        tile=tile,
-        pad=pad,
-        scale=scale,
-        border=spec.border,
-        multiple=spec.multiple,
-        min_size=spec.min_size,
-        fixed=spec.fixed_height,
-    )
-    cols = plan_axis(
-        width,
-        tile=tile,
-        pad=pad,
-        scale=scale,
-        border=spec.border,
-        multiple=spec.multiple,
-        min_size=spec.min_size,
-        fixed=spec.fixed_width,
-    )
+    budget = (max(tile, 1) + 2 * MIN_PAD) ** 2
+    axes = {"border": spec.border, "multiple": max(spec.multiple, 1), "min_size": spec.min_size}
+    q = scale.denominator
+
+    def whole_in(length: int, fixed: int | None) -> int:  # the longest tile input an axis can get
+        return (
+            fixed
+            if fixed is not None
+            else _fit_input(length, spec.border, q, axes["multiple"], spec.min_size)
+        )
+
+    def options(length: int, fixed: int | None, other: int) -> list[tuple[int, int]]:
+        # Shorter tiles than budget // (the other axis in one tile) never pay: that tile fits with any
+        # tile of the other axis, and has fewer tiles than any shorter one.
+        if fixed is not None:
+            return [(0, fixed)]
+        return _counts(length, max(budget // other, 1), pad, scale, **axes)
+
+    row_options = options(height, spec.fixed_height, whole_in(width, spec.fixed_width))
+    col_options = options(width, spec.fixed_width, whole_in(height, spec.fixed_height))
+    best: tuple[tuple[int, int], int, int] | None = None
+    smallest: tuple[tuple[int, int], int, int] | None = None
+    for ny, th in row_options:
+        for nx, tw in col_options:
+            tiles = max(ny, 1) * max(nx, 1)
+            if th * tw <= budget and (best is None or (tiles * th * tw, tiles) < best[0]):
+                best = ((tiles * th * tw, tiles), ny, nx)
+            if smallest is None or (th * tw, tiles) < smallest[0]:
+                smallest = ((th * tw, tiles), ny, nx)
+    assert smallest is not None
+    _, ny, nx = best if best is not None else smallest
+    rows = plan_axis(height, count=ny or None, pad=pad, scale=scale, fixed=spec.fixed_height, **axes)
+    cols = plan_axis(width, count=nx or None, pad=pad, scale=scale, fixed=spec.fixed_width, **axes)
     return TileGrid(rows=rows, cols=cols)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -92,7 +93,9 @@ def upscale_array(
     with the model behind `runner`, to `target_scale` (None: the model's own scale).
 
     Returns a new array of the same dtype and channel count, round(H·scale)×round(W·scale).
-    `tile`: core tile size in pixels (None: automatic). `pad`: context per side (at least 32).
+    `tile`: tile budget in pixels (None: automatic from free memory): a tile holds at most
+    (tile + 64)² input pixels, an image within that runs as one tile (`tiling.plan_grid`).
+    `pad`: context on each side of a cut between tiles (at least 32).
     `batch`: tiles per run (a model with a static batch overrides it). `progress` is called from a
     worker thread after every tile. `fallback` replaces `runner.fallback()` when the caller owns the
     sessions (the model slot installs the successor and closes the failed one).
@@ -162,11 +165,15 @@ def _recover(
     notes: list[str],
     fallback: Callable[[InferenceRunner], InferenceRunner | None] | None,
 ) -> tuple[InferenceRunner, int]:
-    """After OutOfMemory: halve the tile while it can shrink, then move to the next provider."""
+    """After OutOfMemory: halve the tile while it can shrink, then move to the next provider.
+
+    The next tile budget is always below the failed tile's input area (an image that ran as one tile
+    gets a grid), so every retry runs smaller tiles, down to the floor's budget."""
     core = max(grid.rows.core, grid.cols.core)
     device = short_name(active.provider)  # "CUDA", as pixup names providers everywhere it speaks
-    if not active.spec.fixed_shape and core > TILE_FLOOR:
-        smaller = max(TILE_FLOOR, core // 2)
+    area = grid.rows.tile_in * grid.cols.tile_in
+    if not active.spec.fixed_shape and area > (TILE_FLOOR + 2 * MIN_PAD) ** 2:
+        smaller = max(TILE_FLOOR, min(core // 2, math.isqrt(area // 2) - 2 * MIN_PAD))
         notes.append(f"Out of memory on {device} with {core} px tiles; retrying with {smaller} px tiles.")
         return active, smaller
     successor = fallback(active) if fallback is not None else active.fallback()

@@ -294,7 +294,7 @@ export interface UpscaleOptions {
   quality?: number | null;
   webp_lossless?: boolean;
   /**
-   * zlib level for PNG/TIFF
+   * zlib level for PNG/TIFF; 1 is 4x faster than 6 for 9% more bytes
    */
   png_compression?: number;
   jpeg_subsampling?: "4:4:4" | "4:2:0";
