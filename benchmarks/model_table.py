@@ -62,6 +62,7 @@ log = logging.getLogger("model_table")
 MODELS_DIR = ROOT / "models"
 SCENARIOS_JSON = MODELS_DIR / "scenarios.json"
 TABLE_MD = MODELS_DIR / "model_table.md"
+PERCEPTUAL_JSON = MODELS_DIR / "perceptual.json"
 MONTAGE_DIR = MODELS_DIR / "montage"
 
 JPEG_QUALITIES = (30, 50, 75)
@@ -487,19 +488,32 @@ def _repair_score(row: Json, quality: str) -> float:
     return statistics.fmean(block[kind]["psnr"] for kind in ("photo", "drawing") if kind in block)
 
 
-def pick_scenarios(table: Json) -> Json:
-    """The scenario mapping from a measured table (models/scenarios.json "table"). The rule:
+def load_perceptual(path: Path | None = None) -> Json | None:
+    """models/perceptual.json (benchmarks/perceptual_table.py), or None where it was never measured."""
+    path = path or PERCEPTUAL_JSON
+    if not path.exists():
+        return None
+    document: Json = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def pick_scenarios(table: Json, perceptual: Json | None = None) -> Json:
+    """The scenario mapping from a measured table (models/scenarios.json "table") and, when given, the
+    perceptual table (models/perceptual.json). The rule:
 
     Only models pixup runs correctly today count (`pixup_ok`). Candidates for the Universal scenarios
     and Digital Art: plain models (no denoise, not conservative) of scale ≥ 2, compared at ×4 as pixup
     runs them for a 4× target, that beat bicubic by MIN_GAIN_DB on the universal score (mean of photo
     and drawing PSNR). Speed: ×4 input MP/s from the median speed of the model's network (`x4_mps`);
     speeds within SPEED_TIE are equal.
-    - Universal Quality: the best photo PSNR (within TIE_DB: the best photo SSIM).
+    - Universal Quality: with a perceptual table, its perception–distortion pick
+      (benchmarks/perceptual_table.py `pick`: within 1 dB of the best universal PSNR, the lowest GMSD);
+      without one, the best photo PSNR (within TIE_DB: the best photo SSIM).
     - Universal Fast: the fastest candidate (speed ties: the best photo PSNR).
     - Universal Balanced: the best photo PSNR among the candidates faster than Quality, Fast aside;
       Fast itself when there is none.
-    - Digital Art: the best drawing PSNR (within TIE_DB: the best drawing SSIM).
+    - Digital Art: likewise on drawings (the perception–distortion pick on drawing PSNR and GMSD;
+      without a perceptual table, the best drawing PSNR, within TIE_DB: the best drawing SSIM).
     - Fix Compression: a 1× repair pass before upscaling. For each JPEG quality, the 1× repair model
       with the best mean PSNR (photos and drawings weigh the same) against the clean original, the
       gentlest denoise level within REPAIR_TIE_DB of it; repair strength bands (REPAIR_BANDS) map to
@@ -520,6 +534,14 @@ def pick_scenarios(table: Json) -> Json:
 
     photo, drawing = metric("photo"), metric("drawing")
     quality = _best(candidates, photo)
+    art = _best(candidates, drawing)
+    if perceptual is not None:
+        from benchmarks.perceptual_table import pick_perceptual
+
+        chosen = pick_perceptual(perceptual)
+        by_id = {r["id"]: r for r in models if r["pixup_ok"] and r.get("x4")}
+        quality = by_id[chosen["Universal Quality"]["model"]]
+        art = by_id[chosen[DIGITAL_ART]["model"]]
     top_speed = max(speed(r) for r in candidates)
     fast = max((r for r in candidates if speed(r) >= top_speed * (1 - SPEED_TIE)), key=lambda r: photo(r))
     quicker = [
@@ -528,7 +550,6 @@ def pick_scenarios(table: Json) -> Json:
         if speed(r) > speed(quality) * (1 + SPEED_TIE) and r["id"] not in (fast["id"], quality["id"])
     ]
     balanced = _best(quicker, photo) if quicker else fast
-    art = _best(candidates, drawing)
 
     def describe(r: Json) -> Json:
         p, d = photo(r), drawing(r)
@@ -656,7 +677,8 @@ def render_markdown(document: Json) -> str:
         f"{meta['provider']}, in {meta['duration_min']} min. Load average during the run: "
         f"{meta['load_min']}–{meta['load_max']} (the machine is shared: speeds are indicative, ±30 %)."
         + (
-            f" Measured again afterwards (`--merge`): {', '.join(meta['remeasured'])}."
+            f" Measured again afterwards (`--merge`): {', '.join(meta['remeasured'])}"
+            + (f", {meta['remeasured_note']}." if meta.get("remeasured_note") else ".")
             if meta.get("remeasured")
             else ""
         ),
@@ -676,7 +698,7 @@ def render_markdown(document: Json) -> str:
         "## Scenario picks",
         "",
     ]
-    lines += _scenario_paragraphs(picks, table)
+    lines += _scenario_paragraphs(picks, table, load_perceptual() is not None)
     lines += [
         "",
         "## Quality at ×4 (plain models: what pixup gives for a 4× target)",
@@ -740,15 +762,21 @@ def render_markdown(document: Json) -> str:
         "input (their baseline is bicubic-xN on the same input). *clean* = a 1× model on an image that",
         "was never compressed (what a needless repair pass costs).",
     ]
+    perceptual = load_perceptual()
+    if perceptual is not None:
+        from benchmarks.perceptual_table import render_section
+
+        lines += ["", *render_section(perceptual)]
     notes = [r for r in models if r.get("spec_note")]
     if notes:
         lines += ["", "## Notes", ""]
         lines += [f"- {r['id']}: {r['spec_note']}." for r in notes]
-    lines.append("")
+    if lines[-1] != "":
+        lines.append("")
     return "\n".join(lines)
 
 
-def _scenario_paragraphs(picks: Json, table: Json) -> list[str]:
+def _scenario_paragraphs(picks: Json, table: Json, perceptual: bool = False) -> list[str]:
     models: list[Json] = table["models"]
     no_repair = next(b for b in table["baselines"] if b["id"] == "jpeg-x1")
     bicubic = bicubic_x4(table)
@@ -777,8 +805,14 @@ def _scenario_paragraphs(picks: Json, table: Json) -> list[str]:
         + ", ".join(f"`{r['id']}`" for r in candidates)
         + ".",
         "",
-        f"- **Universal Quality → `{quality['model']}`**: the best photo PSNR at ×4 ({numbers(quality)}); "
-        f"next {next_best('photo', quality['model'])}.",
+        f"- **Universal Quality → `{quality['model']}`**: "
+        + (
+            "the perception–distortion pick (the lowest GMSD within 1 dB of the best universal PSNR; "
+            "see *Perception–distortion* below) "
+            if perceptual
+            else "the best photo PSNR at ×4 "
+        )
+        + f"({numbers(quality)}); next on photo PSNR {next_best('photo', quality['model'])}.",
         f"- **Universal Balanced → `{balanced['model']}`**: the best photo PSNR among the candidates faster "
         f"than Quality ({numbers(balanced)}; {balanced['x4_mps'] / quality['x4_mps']:.1f}× Quality's speed, "
         f"{balanced['photo_psnr_x4'] - quality['photo_psnr_x4']:+.2f} dB on photos).",
@@ -786,8 +820,14 @@ def _scenario_paragraphs(picks: Json, table: Json) -> list[str]:
         f"{fast['x4_mps'] / quality['x4_mps']:.1f}× Quality's speed, "
         f"{fast['photo_psnr_x4'] - quality['photo_psnr_x4']:+.2f} dB on photos, "
         f"{fast['drawing_psnr_x4'] - b_drawing:+.2f} dB over bicubic on drawings).",
-        f"- **Digital Art → `{art['model']}`**: the best drawing PSNR at ×4 ({numbers(art)}); "
-        f"next {next_best('drawing', art['model'])}.",
+        f"- **Digital Art → `{art['model']}`**: "
+        + (
+            "the perception–distortion pick on drawings (the lowest drawing GMSD within 1 dB of the best "
+            "drawing PSNR; see below) "
+            if perceptual
+            else "the best drawing PSNR at ×4 "
+        )
+        + f"({numbers(art)}); next on drawing PSNR {next_best('drawing', art['model'])}.",
     ]
     repair = picks[FIX_COMPRESSION]
     bands = "; ".join(
@@ -827,7 +867,8 @@ def _scenario_paragraphs(picks: Json, table: Json) -> list[str]:
             "downscale. Models trained with GAN losses on synthetic real-world damage (Real-ESRGAN, "
             "Real-CUGAN) invent sharp texture instead and score at or below bicubic here, although many "
             f"people prefer how they look: {detail} (bicubic photo {b_photo:.2f} dB, detail "
-            f"{bicubic['x4']['photo']['detail']:.2f}). See the montages in `montage/`.",
+            f"{bicubic['x4']['photo']['detail']:.2f}). See the montages in `montage/`"
+            + (", and the perceptual measures below." if perceptual else "."),
         ]
     return lines
 
@@ -1011,7 +1052,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         document = run([by_id[w] for w in wanted], images)
     try:
-        document["scenarios"] = pick_scenarios(document["table"])
+        document["scenarios"] = pick_scenarios(document["table"], load_perceptual())
     except (ValueError, KeyError) as err:
         log.warning("no scenario picks from this subset: %s", err)
         document["scenarios"] = None
