@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -18,31 +17,7 @@ from pixup.models import slot as slot_module
 from pixup.models.catalogue import ResolvedModel
 from pixup.models.slot import PRELOAD_DEBOUNCE_S, ModelSlot
 from tests.engine import graphs
-
-
-class _RecordingOpener:
-    """Opens real sessions and records opens and closes in order."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.events: list[str] = []
-        self.delay = delay
-        self.lock = threading.Lock()
-
-    def __call__(self, model: ResolvedModel, precision: Precision) -> ModelSession:
-        path = model.onnx_path
-        time.sleep(self.delay)  # stands in for a big model's load time
-        session = ModelSession.open(path, precision="exact", providers=["CPUExecutionProvider"])
-        with self.lock:
-            self.events.append(f"open {path.stem}")
-        original_close = session.close
-
-        def close() -> None:
-            with self.lock:
-                self.events.append(f"close {path.stem}")
-            original_close()
-
-        session.close = close  # type: ignore[method-assign]
-        return session
+from tests.sessions import RecordingOpener
 
 
 @pytest.fixture()
@@ -55,7 +30,7 @@ def models(tmp_path: Path) -> dict[str, str]:
 
 
 def test_same_model_loads_once(models: dict[str, str]) -> None:
-    opener = _RecordingOpener()
+    opener = RecordingOpener()
     slot = ModelSlot(opener)
     _, first = slot.get(models["a"])
     _, again = slot.get(models["a"])
@@ -64,7 +39,7 @@ def test_same_model_loads_once(models: dict[str, str]) -> None:
 
 
 def test_switching_closes_old_before_loading_new(models: dict[str, str]) -> None:
-    opener = _RecordingOpener()
+    opener = RecordingOpener()
     slot = ModelSlot(opener)
     _, session_a = slot.get(models["a"])
     ref = weakref.ref(session_a)
@@ -77,7 +52,7 @@ def test_switching_closes_old_before_loading_new(models: dict[str, str]) -> None
 
 
 def test_rapid_preloads_load_only_the_last(models: dict[str, str]) -> None:
-    opener = _RecordingOpener()
+    opener = RecordingOpener()
     slot = ModelSlot(opener)
     for name in ("a", "b", "c", "a", "c"):
         assert slot.preload(models[name])
@@ -89,7 +64,7 @@ def test_rapid_preloads_load_only_the_last(models: dict[str, str]) -> None:
 
 
 def test_upscale_during_preload_waits_and_never_loads_twice(models: dict[str, str]) -> None:
-    opener = _RecordingOpener(delay=0.5)
+    opener = RecordingOpener(delay=0.5)
     slot = ModelSlot(opener)
     slot.preload(models["b"])
     time.sleep(PRELOAD_DEBOUNCE_S + 0.1)  # the preload is now loading
@@ -100,7 +75,7 @@ def test_upscale_during_preload_waits_and_never_loads_twice(models: dict[str, st
 
 def test_no_preload_with_little_ram(models: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(slot_module, "total_ram", lambda: 1 * 1024**3)
-    slot = ModelSlot(_RecordingOpener())
+    slot = ModelSlot(RecordingOpener())
     assert slot.preload(models["a"]) is False
     time.sleep(PRELOAD_DEBOUNCE_S + 0.2)
     assert slot.loads == 0

@@ -15,39 +15,14 @@ import pytest
 from PIL import Image
 
 from pixup.api.schema import JobSnapshot, UpscaleOptions
-from pixup.engine.providers import Precision
-from pixup.engine.session import ModelSession
 from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
 from pixup.jobs.service import EVENT_INTERVAL_S, JobService
-from pixup.models.catalogue import ResolvedModel
 from pixup.models.config import ConfigStore
 from pixup.models.slot import ModelSlot
 from tests.engine import graphs
+from tests.sessions import RecordingOpener
 
 TIMEOUT = 120
-
-
-class Opener:
-    """Opens real CPU sessions and records opens and closes."""
-
-    def __init__(self) -> None:
-        self.events: list[str] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, model: ResolvedModel, precision: Precision) -> ModelSession:
-        session = ModelSession.open(model.onnx_path, precision="exact", providers=["CPUExecutionProvider"])
-        name = model.onnx_path.stem
-        with self.lock:
-            self.events.append(f"open {name}")
-        original = session.close
-
-        def close() -> None:
-            with self.lock:
-                self.events.append(f"close {name}")
-            original()
-
-        session.close = close  # type: ignore[method-assign]
-        return session
 
 
 def image(path: Path, size: int = 128, seed: int = 0) -> Path:
@@ -65,12 +40,12 @@ def models(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture()
-def opener() -> Opener:
-    return Opener()
+def opener() -> RecordingOpener:
+    return RecordingOpener()
 
 
 @pytest.fixture()
-def service(tmp_path: Path, opener: Opener) -> Iterator[JobService]:
+def service(tmp_path: Path, opener: RecordingOpener) -> Iterator[JobService]:
     config = ConfigStore(tmp_path / "user-models")
     svc = JobService(ModelSlot(opener), config)
     yield svc
@@ -239,7 +214,7 @@ def test_bad_model_fails_the_job_with_one_line(service: JobService, tmp_path: Pa
 
 
 def test_switching_model_during_a_job_never_closes_its_session(
-    service: JobService, models: dict[str, str], tmp_path: Path, opener: Opener
+    service: JobService, models: dict[str, str], tmp_path: Path, opener: RecordingOpener
 ) -> None:
     inputs = [image(tmp_path / f"h{i}.png", seed=i) for i in range(2)]
     service.submit("job-lease", inputs, slow_options(models, tmp_path / "out"))
@@ -253,7 +228,7 @@ def test_switching_model_during_a_job_never_closes_its_session(
 
 
 def test_face_recovery_is_a_stage_of_the_file(
-    tmp_path: Path, opener: Opener, models: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, opener: RecordingOpener, models: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from skimage import data
 
