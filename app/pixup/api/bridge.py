@@ -79,6 +79,7 @@ class Api:
         self._settings_lock = threading.Lock()
         self._files_lock = threading.Lock()
         self._files: set[Path] = set()
+        self._seen: set[str] = set()
         self.service.subscribe(self._remember_files)
 
     # ------------------------------------------------------------------ transport entry points
@@ -137,15 +138,19 @@ class Api:
             return path in self._files
 
     def _remember_files(self, snapshot: s.JobSnapshot) -> None:
-        paths = [Path(p).resolve() for f in snapshot.files for p in (f.input, f.output) if p]
+        # Called up to 10×/s per job with every file: resolve only paths not seen before.
         with self._files_lock:
-            self._files.update(paths)
+            new = {p for f in snapshot.files for p in (f.input, f.output) if p and p not in self._seen}
+            self._seen.update(new)
+        resolved = {Path(p).resolve() for p in new}
+        with self._files_lock:
+            self._files.update(resolved)
 
     # ------------------------------------------------------------------ methods (see METHODS)
 
     def system_info(self, _: s.Empty) -> s.SystemInfo:
         from pixup.engine import hardware
-        from pixup.engine.providers import provider_plan, short_name
+        from pixup.engine.providers import device_name, provider_plan
 
         system = hardware.system_info()
         session = self.service.slot.loaded_session
@@ -155,9 +160,7 @@ class Api:
         else:
             choice = provider_plan("fast")[0]
             precision = choice.precision_label
-        # "OpenVINO CPU", "CUDA": short enough for the panel (the description explains precision).
-        device = f"{short_name(choice.name)} {choice.device}" if choice.device else short_name(choice.name)
-        provider = choice.name
+        device, provider = device_name(choice), choice.name  # short enough for the panel
         return s.SystemInfo(
             version=__version__,
             device=device,

@@ -74,6 +74,12 @@ def short_name(provider: str) -> str:
     return _SHORT_NAMES.get(provider, provider)
 
 
+def device_name(choice: ProviderChoice) -> str:
+    """ "OpenVINO NPU", "CUDA", "CPU": where a choice runs, in the words user messages use."""
+    name = short_name(choice.name)
+    return f"{name} {choice.device}" if choice.device else name
+
+
 def rank_providers(available: Sequence[str]) -> list[str]:
     """The known local providers among `available`, best first (unknown/remote ones are dropped)."""
     present = set(available)

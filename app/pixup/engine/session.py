@@ -34,6 +34,7 @@ from pixup.engine.providers import (
     OPENVINO,
     Precision,
     ProviderChoice,
+    device_name,
     plan_for,
     provider_plan,
     session_options,
@@ -253,7 +254,7 @@ class ModelSession:
                 if isinstance(err, _ProviderMissing):
                     notices.append(str(err))
                 else:
-                    notices.append(f"{_device_name(choice)} could not run this model: {err}")
+                    notices.append(f"{device_name(choice)} could not run this model: {err}")
                 if isinstance(err, _ProviderFailed) and choice.name == "CPUExecutionProvider":
                     # The default CPU provider runs every standard op: its failure is the model's.
                     last_error = ModelError(f"cannot load {model_path.name}: {err}")
@@ -355,7 +356,7 @@ class ModelSession:
         open: the caller closes it once it has switched."""
         if self._index + 1 >= len(self._plan):
             return None
-        notices = [*self.notices, f"{_device_name(self.choice)} failed; switching to the next device."]
+        notices = [*self.notices, f"{device_name(self.choice)} failed; switching to the next device."]
         try:
             return ModelSession._open_from(
                 self.model_path, self._plan, self._index + 1, self.precision, self._threads, notices,
@@ -407,7 +408,7 @@ class ModelSession:
         # NaN or inf would be cast to arbitrary pixels: refuse them (a broken model or device).
         if not np.isfinite(y).all():
             raise EngineError(
-                f"the model produced invalid values (NaN/inf) on {_device_name(self.choice)}"
+                f"the model produced invalid values (NaN/inf) on {device_name(self.choice)}"
             )
         return y
 
@@ -416,10 +417,5 @@ class ModelSession:
             log.info("%s ran out of memory: %s", self.choice.description, ort_error_line(err))
             return OutOfMemory(ort_error_line(err))
         log.error("inference failed on %s: %s", self.choice.description, err)
-        return EngineError(f"inference failed on {_device_name(self.choice)}: {ort_error_line(err)}")
+        return EngineError(f"inference failed on {device_name(self.choice)}: {ort_error_line(err)}")
 
-
-def _device_name(choice: ProviderChoice) -> str:
-    """ "OpenVINO NPU", "CUDA", "CPU" for user messages."""
-    name = short_name(choice.name)
-    return f"{name} {choice.device}" if choice.device else name
