@@ -14,12 +14,13 @@ from pixup.jobs.service import JobService
 from pixup.models.config import ConfigStore
 from pixup.models.slot import ModelSlot
 from tests.engine import graphs
-from tests.jobs.test_job_service import TIMEOUT, Opener, image
+from tests.jobs.test_job_service import TIMEOUT, image
+from tests.sessions import RecordingOpener
 
 
 @pytest.fixture()
 def service(tmp_path: Path) -> Iterator[JobService]:
-    svc = JobService(ModelSlot(Opener()), ConfigStore(tmp_path / "user-models"))
+    svc = JobService(ModelSlot(RecordingOpener()), ConfigStore(tmp_path / "user-models"))
     yield svc
     svc.shutdown()
 
