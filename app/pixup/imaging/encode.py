@@ -19,6 +19,7 @@ from PIL import Image
 
 from pixup.errors import ImageWriteError
 from pixup.imaging.atomic import atomic_write
+from pixup.imaging.jpegwrite import write_jpeg_strips
 from pixup.imaging.limits import FORMATS, Format, check_output_fits, formats_that_fit
 from pixup.imaging.metadata import EXIF_HEADER, JPEG_EXIF_MAX, Metadata, fit_metadata
 from pixup.imaging.pixels import check_pixels, flatten_alpha, gray_to_rgb, to_uint8
@@ -29,6 +30,8 @@ __all__ = ["EncodeOptions", "check_output_fits", "encode_notes", "formats_that_f
 
 log = logging.getLogger(__name__)
 
+JPEG_WHOLE_MAX_PIXELS = 4_000_000
+"""Above this, a baseline JPEG is written in strips (see `_jpeg_in_strips`)."""
 _JPEG_XMP_MAX = 65502  # one APP1 segment less the XMP namespace header; larger needs "extended XMP"
 
 
@@ -93,7 +96,8 @@ def write_image(
     height, width, channels = pixels.shape
     check_output_fits(width, height, fmt, channels=channels, bit_depth=pixels.itemsize * 8)
     notes = encode_notes(channels, pixels.itemsize * 8, fmt)
-    pixels, channels = _for_format(pixels, fmt, options)
+    source = pixels  # JPEG strips convert (flatten, 8-bit) a strip at a time: no full-size copy
+    pixels, channels = _for_format(pixels, fmt, options, whole=not _jpeg_in_strips(fmt, pixels, options))
     fitted, dropped = fit_metadata(metadata or Metadata(), width, height, channels)
     for note in notes + dropped:
         log.info("%s: %s", path, note)
@@ -112,15 +116,20 @@ def write_image(
                 name=str(path),
             )
         elif fmt == "jpg":
-            _jpeg(f, pixels, options, fitted, path)
+            _jpeg(f, pixels, source, options, fitted, path)
         else:
             _webp(f, pixels, options, fitted)
 
     return atomic_write(path, writer, overwrite)
 
 
-def _for_format(pixels: np.ndarray, fmt: Format, options: EncodeOptions) -> tuple[np.ndarray, int]:
-    """Pixels the format can store: 8-bit for JPEG/WebP, no alpha for JPEG, no gray for WebP."""
+def _for_format(
+    pixels: np.ndarray, fmt: Format, options: EncodeOptions, *, whole: bool = True
+) -> tuple[np.ndarray, int]:
+    """Pixels the format can store: 8-bit for JPEG/WebP, no alpha for JPEG, no gray for WebP.
+    `whole=False` (JPEG in strips): only the channel count; the strips are converted one by one."""
+    if fmt == "jpg" and not whole:
+        return pixels, min(int(pixels.shape[2]), 3)
     if fmt == "jpg":
         pixels = to_uint8(flatten_alpha(pixels, options.background))
     elif fmt == "webp":
@@ -145,7 +154,19 @@ def _png(f: BinaryIO, pixels: np.ndarray, options: EncodeOptions, meta: Metadata
     )
 
 
-def _jpeg(f: BinaryIO, pixels: np.ndarray, options: EncodeOptions, meta: Metadata, path: Path) -> None:
+def _jpeg_in_strips(fmt: Format, pixels: np.ndarray, options: EncodeOptions) -> bool:
+    """Big baseline JPEGs are written in strips (pixup.imaging.jpegwrite): Pillow's whole-image
+    encode copies the pixels and, to optimise its Huffman tables, buffers every coefficient (about
+    10 bytes per pixel at 4:4:4). Up to `JPEG_WHOLE_MAX_PIXELS` that is cheap and gives files a few
+    per cent smaller; a progressive JPEG needs the whole image whatever its size."""
+    big = pixels.shape[0] * pixels.shape[1] > JPEG_WHOLE_MAX_PIXELS
+    return fmt == "jpg" and big and not options.jpeg_progressive
+
+
+def _jpeg(
+    f: BinaryIO, pixels: np.ndarray, source: np.ndarray, options: EncodeOptions, meta: Metadata, path: Path
+) -> None:
+    """`pixels`: converted for JPEG (whole-image path); `source`: as given (strip path)."""
     kwargs: dict[str, object] = {
         "quality": options.quality or 92,
         "subsampling": options.jpeg_subsampling,
@@ -165,6 +186,20 @@ def _jpeg(f: BinaryIO, pixels: np.ndarray, options: EncodeOptions, meta: Metadat
             kwargs["xmp"] = meta.xmp
         else:
             log.warning("%s: XMP dropped: %d bytes do not fit in one JPEG segment", path, len(meta.xmp))
+    if _jpeg_in_strips("jpg", source, options):
+        height, width = source.shape[:2]
+        channels = 1 if source.shape[2] == 1 else 3
+
+        def strip(top: int, bottom: int) -> np.ndarray:
+            return to_uint8(flatten_alpha(source[top:bottom], options.background))
+
+        fields = [kwargs.get(key) for key in ("icc_profile", "exif", "xmp")]
+        kept_icc, kept_exif, kept_xmp = (value if isinstance(value, bytes) else None for value in fields)
+        write_jpeg_strips(
+            f, height, width, channels, strip, quality=options.quality or 92,
+            subsampling=options.jpeg_subsampling, icc=kept_icc, exif=kept_exif, xmp=kept_xmp,
+        )
+        return
     _pillow_image(pixels).save(f, format="JPEG", **kwargs)
 
 

@@ -23,9 +23,10 @@ from pixup.imaging.metadata import EXIF_HEADER
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPE = {1: 0, 3: 2, 4: 6}  # gray, RGB, RGBA
-_BLOCK_BYTES = 1 << 20  # raw bytes filtered at a time: bounds the temporary arrays to ~12 MB
+_BLOCK_BYTES = 256 << 10  # raw bytes filtered at a time: the filter's temporaries are ~25× this
 _SEGMENT_BYTES = 4 << 20  # raw bytes per independently deflated segment (one per thread)
 _MAX_WORKERS = 4
+_ADLER_MOD = 65521
 
 
 def _chunk(f: BinaryIO, kind: bytes, data: bytes) -> None:
@@ -65,13 +66,13 @@ def write_png(
     adler = 1
     first = True
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[tuple[bytes, bytes]]] = deque()
+        pending: deque[Future[tuple[int, int, bytes]]] = deque()
 
         def drain(limit: int) -> None:
             nonlocal adler, first
             while len(pending) > limit:
-                filtered, deflated = pending.popleft().result()
-                adler = zlib.adler32(filtered, adler)
+                length, checksum, deflated = pending.popleft().result()
+                adler = adler32_combine(adler, checksum, length)
                 _chunk(f, b"IDAT", (_zlib_header(compress_level) if first else b"") + deflated)
                 first = False
 
@@ -92,28 +93,43 @@ def _zlib_header(level: int) -> bytes:
     return bytes([0x78, flg])
 
 
+def adler32_combine(first: int, second: int, second_length: int) -> int:
+    """The Adler-32 of A+B from adler32(A) and adler32(B) (each started at 1) and len(B): the
+    segments are checksummed on their own threads, so their filtered bytes need not be kept.
+    Adler-32 is (a, b) with a = 1 + Σ bytes and b = Σ of the running a, both mod 65521; B's running
+    a values are each larger by a(A) - 1 when B follows A."""
+    a1, b1 = first & 0xFFFF, first >> 16
+    a2, b2 = second & 0xFFFF, second >> 16
+    a = (a1 + a2 - 1) % _ADLER_MOD
+    b = (b1 + b2 + second_length * (a1 - 1)) % _ADLER_MOD
+    return (b << 16) | a
+
+
 def _segment(
     pixels: np.ndarray, top: int, rows: int, bpp: int, level: int, last: bool
-) -> tuple[bytes, bytes]:
-    """(filtered bytes, raw deflate of them) for rows top..top+rows; ends on a byte boundary
-    (sync flush) so the segments concatenate into one deflate stream, the last one final."""
+) -> tuple[int, int, bytes]:
+    """(length, Adler-32 of the filtered bytes, raw deflate of them) for rows top..top+rows; ends
+    on a byte boundary (sync flush) so the segments concatenate into one deflate stream, the last
+    one final."""
     height, width = pixels.shape[:2]
     row_bytes = width * bpp
     big = pixels.dtype == np.uint16
     squeeze = zlib.compressobj(level, zlib.DEFLATED, -15)
     step = max(1, _BLOCK_BYTES // row_bytes)
     previous = _row_bytes(pixels[top - 1], big) if top else np.zeros(row_bytes, dtype=np.uint8)
-    filtered_parts: list[bytes] = []
+    length = 0
+    checksum = 1
     deflated_parts: list[bytes] = []
     for start in range(top, min(top + rows, height), step):
         block = pixels[start : min(start + step, top + rows, height)]
         raw = block.astype(">u2" if big else np.uint8).view(np.uint8).reshape(len(block), row_bytes)
         filtered = _filter_rows(raw, previous, bpp).tobytes()
-        filtered_parts.append(filtered)
+        length += len(filtered)
+        checksum = zlib.adler32(filtered, checksum)
         deflated_parts.append(squeeze.compress(filtered))
         previous = raw[-1]
     deflated_parts.append(squeeze.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
-    return b"".join(filtered_parts), b"".join(deflated_parts)
+    return length, checksum, b"".join(deflated_parts)
 
 
 def _row_bytes(row: np.ndarray, big: bool) -> np.ndarray:
