@@ -205,6 +205,24 @@ def test_cpu_tile_from_ram() -> None:
     assert all(s % 64 == 0 for s in sizes)
 
 
+def test_openvino_tile_shares_a_memory_budget_with_the_output() -> None:
+    """Small outputs keep the 448 cap; the issue's 2000×1500 → 8000×6000 job gets tiles whose
+    working set fits beside its 144 MB output; outputs past the budget keep a floor, never 128."""
+    def tile_for(width: int, height: int) -> int:
+        return auto_tile_size(OPENVINO, None, 16 * GiB, 4.0, 3, output_bytes=width * height * 3)
+
+    assert tile_for(2048, 2048) == 448  # a 512² input stays one tile
+    assert tile_for(8000, 6000) == 400
+    side = 400 + 64
+    working = side * side * (hardware.OPENVINO_CPU_BYTES_PER_PIXEL + 2 * 4 * 3 * 16)
+    assert working + 8000 * 6000 * 3 <= hardware.OPENVINO_CPU_MEMORY_BUDGET
+    sizes = [tile_for(w, w * 3 // 4) for w in range(2000, 40000, 2000)]
+    assert sizes == sorted(sizes, reverse=True)  # a bigger output never gets a bigger tile
+    assert min(sizes) == hardware.openvino_memory_tile(10**12, 4.0, 3) >= 256
+    # the default CPU provider does not share this budget (it sizes from free RAM only)
+    assert auto_tile_size(CPU, None, 16 * GiB, 4.0, 3, output_bytes=8000 * 6000 * 3) == 512
+
+
 def test_auto_batch() -> None:
     assert auto_batch(True, "CUDAExecutionProvider", 24 * GiB) == 2
     assert auto_batch(False, "CUDAExecutionProvider", 24 * GiB) == 6

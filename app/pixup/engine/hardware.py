@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import platform
 from dataclasses import dataclass
@@ -245,25 +246,50 @@ def auto_tile_size(
     channels: int,
     *,
     batch: int = 1,
+    output_bytes: int = 0,
 ) -> int:
-    """Default tile side (px, a multiple of 64, before padding) for `provider`.
+    """Default tile side (px, before padding) for `provider`; a tile holds up to (side + 64)² pixels.
 
     GPU providers size from free VRAM: < 4 GB → 192, ≥ 8 GB → 1024, linear 256-768 in between.
     CPU providers (OpenVINO CPU, default CPU) size from free RAM, between 128 and 512 (bigger tiles
-    waste less on overlap; beyond 512 throughput no longer improves on CPU)."""
+    waste less on overlap; beyond 512 throughput no longer improves on CPU). On OpenVINO CPU the
+    tile's working set and the output image (`output_bytes`, the job's largest pass) share a fixed
+    budget (`openvino_memory_tile`): a big output gets smaller tiles, a small one keeps the cap."""
     if provider in GPU_PROVIDERS:
         return _gpu_tile(free_vram_bytes)
     tile = _cpu_tile(free_ram_bytes, scale, channels, max(1, batch))
     if provider == "OpenVINOExecutionProvider":
-        # Measured (benchmarks/bench_engine.py --memory-tile, 2000×1500 → 8000×6000, animevideov3):
-        # OpenVINO's working set makes 512 px tiles peak at ~800 MB against the 616 MB target,
-        # 448 at ~614 MB, 256 at ~435 MB; throughput favours big tiles (512 was 1.36× faster
-        # than 256 in paired runs), so take the largest tile that meets the memory target.
-        tile = min(tile, OPENVINO_CPU_TILE_MAX)
+        # Throughput favours big tiles (512 was 1.36× faster than 256 in paired runs), memory small
+        # ones: the largest tile that keeps working set + output within the budget, up to the cap.
+        memory_tile = openvino_memory_tile(output_bytes, scale, channels, max(1, batch))
+        tile = min(tile, OPENVINO_CPU_TILE_MAX, memory_tile)
     return tile
 
 
 OPENVINO_CPU_TILE_MAX = 448
+"""Cap: tiles of at most 512² input pixels (throughput no longer improves beyond)."""
+OPENVINO_CPU_MEMORY_BUDGET = 450 * 1024**2
+"""Bytes for one tile's working set plus the output image. With ~165 MB of runtime, model and
+source image besides, a 2000×1500 → 8000×6000 job stays within the 616 MB whole-process target
+(benchmarks/bench_e2e.py --formats measures it)."""
+OPENVINO_CPU_MIN_WORKING = 200 * 1024**2
+"""The working set tiles keep however big the output (320 px tiles at ×4)."""
+OPENVINO_CPU_BYTES_PER_PIXEL = 1100
+"""OpenVINO CPU's working set per input pixel of a tile, measured on SRVGGNetCompact (64
+features): 290 MB at 512², 225 MB at 448², 168 MB at 384². Dense-block models need more; their
+out-of-memory retry halves the tile."""
+
+
+def openvino_memory_tile(output_bytes: int, scale: float, channels: int, batch: int = 1) -> int:
+    """The largest tile side (multiple of 16, at least CPU_TILE_MIN) whose working set — OpenVINO's
+    activations plus two float result tiles in flight (one stitching, one arriving) — fits in
+    `OPENVINO_CPU_MEMORY_BUDGET` next to an output image of `output_bytes`."""
+    per_pixel = OPENVINO_CPU_BYTES_PER_PIXEL + 2 * 4 * channels * scale * scale
+    # An output that leaves less than the floor cannot meet the budget anyway: do not also make
+    # every tile tiny (the overlap would cost more time than the memory it saves).
+    room = max(OPENVINO_CPU_MIN_WORKING, OPENVINO_CPU_MEMORY_BUDGET - output_bytes) / max(1, batch)
+    side = math.isqrt(int(room / per_pixel)) - 2 * _TILE_PAD
+    return max(CPU_TILE_MIN, side // 16 * 16)
 
 
 ECO_BATCH = 2

@@ -26,9 +26,9 @@ TILE_FLOOR = 64
 """Out-of-memory retries halve the tile down to this, then move to the next provider."""
 
 
-def auto_tile_size(runner: InferenceRunner, batch: int = 1) -> int:
+def auto_tile_size(runner: InferenceRunner, batch: int = 1, output_bytes: int = 0) -> int:
     """Core tile size when the caller gives none: from free VRAM on GPU providers, free RAM on CPU
-    providers (`hardware.auto_tile_size`)."""
+    providers, and on OpenVINO CPU also the size of the output (`hardware.auto_tile_size`)."""
     provider = runner.provider
     free_vram: int | None = None
     if provider in hardware.GPU_PROVIDERS:
@@ -36,7 +36,9 @@ def auto_tile_size(runner: InferenceRunner, batch: int = 1) -> int:
         free_vram = gpus[0].free_vram if gpus else None
     free_ram = int(psutil.virtual_memory().available)
     spec = runner.spec
-    return hardware.auto_tile_size(provider, free_vram, free_ram, spec.scale, spec.in_channels, batch=batch)
+    return hardware.auto_tile_size(
+        provider, free_vram, free_ram, spec.scale, spec.in_channels, batch=batch, output_bytes=output_bytes
+    )
 
 
 def _as_hwc(pixels: np.ndarray) -> np.ndarray:
@@ -117,7 +119,9 @@ def upscale_array(
     alpha_value = _uniform_alpha(image)
     feeds = plan_feeds(channels, active.spec.in_channels, alpha_uniform=alpha_value is not None)
     sizes = [(height, width), *plan.pass_sizes(height, width)]
-    tile_size = tile if tile is not None else auto_tile_size(active, batch)
+    # The largest pass output: it is alive, filling up, while the tiles run.
+    output_bytes = max(h * w for h, w in sizes[1:]) * channels * image.itemsize
+    tile_size = tile if tile is not None else auto_tile_size(active, batch, output_bytes)
     job = _Job(plan.passes, progress)
     wanted_pad = max(pad, MIN_PAD)
     pad_told = False
@@ -145,7 +149,7 @@ def upscale_array(
             except OutOfMemory:
                 del out
                 job.done = passed
-                active, tile_size = _recover(active, grid, tile, batch, notes, fallback)
+                active, tile_size = _recover(active, grid, tile, batch, notes, fallback, output_bytes)
                 log.info("out of memory: retrying pass %d on %s, tile %d", index, active.provider, tile_size)
         current = out
 
@@ -164,6 +168,7 @@ def _recover(
     batch: int,
     notes: list[str],
     fallback: Callable[[InferenceRunner], InferenceRunner | None] | None,
+    output_bytes: int,
 ) -> tuple[InferenceRunner, int]:
     """After OutOfMemory: halve the tile while it can shrink, then move to the next provider.
 
@@ -182,4 +187,4 @@ def _recover(
             f"Out of memory on {device} even with {core} px tiles, and no other device is left."
         )
     notes.append(f"Out of memory on {device}; switched to {short_name(successor.provider)}.")
-    return successor, tile if tile is not None else auto_tile_size(successor, batch)
+    return successor, tile if tile is not None else auto_tile_size(successor, batch, output_bytes)
