@@ -71,8 +71,27 @@ def expand_inputs(inputs: list[Path], options: UpscaleOptions) -> list[InputItem
     return collect_inputs(inputs, recursive=options.recursive, exclude=[out_dir] if out_dir else [])
 
 
+@dataclass
+class Inferred:
+    """A file between its inference and its write (`FileRunner.infer` → `FileRunner.write`): the
+    output pixels and what the write and the file's result need. Holds one output image."""
+
+    source: Path
+    pixels: np.ndarray
+    result: FileResult
+    """The file's result once written (status "done"); `seconds` is set by the write."""
+    encode: Callable[[np.ndarray], Path]
+    """Encodes pixels into the output path reserved for this file, atomically; returns the path."""
+    started: float
+    """perf_counter() when the file started (its result's `seconds` run to the end of the write)."""
+
+
 class FileRunner:
-    """Upscales single files with a leased session; never raises for a bad file."""
+    """Upscales single files with a leased session; never raises for a bad file.
+
+    A file goes in two steps so that a job can write file N while file N+1 decodes and infers:
+    `infer` (decode, checks, output name, repair, upscale, faces) on the job's thread, then `write`
+    (encode and atomic write) on any thread. `run` does both, one after the other."""
 
     def __init__(self, config: ConfigStore) -> None:
         self.config = config
@@ -88,8 +107,26 @@ class FileRunner:
         faces: FaceTools | None = None,
         repair: RepairPass | None = None,
     ) -> FileResult:
-        """`used`: output paths this job has already given out ("a.png" and "a.jpg" must not collide);
-        this file's output is added to it. `repair`: the job's 1× Fix compression pre-pass."""
+        """`infer`, then `write`: the file's result."""
+        outcome = self.infer(item, options, lease, token, on_stage, used, faces, repair)
+        return outcome if isinstance(outcome, FileResult) else self.write(outcome, token, on_stage)
+
+    def infer(
+        self,
+        item: InputItem,
+        options: UpscaleOptions,
+        lease: Lease,
+        token: CancelToken,
+        on_stage: StageCallback,
+        used: set[Path],
+        faces: FaceTools | None = None,
+        repair: RepairPass | None = None,
+    ) -> Inferred | FileResult:
+        """Everything up to the write. A FileResult when the file failed or was cancelled first.
+
+        `used`: output paths this job has already given out ("a.png" and "a.jpg" must not collide);
+        this file's output is added to it, so call this in input order. `repair`: the job's 1× Fix
+        compression pre-pass."""
         started = time.perf_counter()
         source = item.source
         try:
@@ -145,37 +182,53 @@ class FileRunner:
             token.raise_if_cancelled()
             if faces is not None:
                 pixels = _recover_faces(image.pixels, pixels, faces, token, on_stage, notices)
-            on_stage("write", 0, 0)
-            written = write_image(
-                pixels,
-                target,
-                fmt=fmt,
-                options=_encode_options(options),
-                metadata=image.metadata,
-                overwrite=options.overwrite,
-            )
-            return FileResult(
+            # The write needs the metadata, not the source pixels: those are freed with `image`.
+            metadata, encode_options, overwrite = image.metadata, _encode_options(options), options.overwrite
+
+            def encode(out: np.ndarray) -> Path:
+                return write_image(out, target, fmt=fmt, options=encode_options, metadata=metadata,
+                                   overwrite=overwrite)
+
+            result = FileResult(
                 input=str(source),
-                output=str(written),
+                output=str(target),
                 status="done",
                 width=image.width,
                 height=image.height,
                 out_width=int(pixels.shape[1]),
                 out_height=int(pixels.shape[0]),
-                seconds=round(time.perf_counter() - started, 3),
                 model=model.id,
-                provider=lease.session.provider,
+                provider=session.provider,
                 notices=list(dict.fromkeys(notices)),
             )
-        except Cancelled:
-            return FileResult(input=str(source), status="cancelled")
-        except PixupError as err:
-            return FileResult(input=str(source), status="failed", error=_with_file(str(err), source))
-        except MemoryError:
-            return FileResult(input=str(source), status="failed", error="not enough memory for this image")
-        except Exception as err:  # a bug: keep the batch going, log the trace, show one line
-            log.exception("unexpected failure on %s", source)
-            return FileResult(input=str(source), status="failed", error=f"internal error: {err}")
+            return Inferred(source, pixels, result, encode, started)
+        except Exception as err:
+            return _failure(source, err)
+
+    def write(self, inferred: Inferred, token: CancelToken, on_stage: StageCallback) -> FileResult:
+        """Encode and write the file (the "write" stage); its result. A file cancelled before its
+        write began gets no output; a write once begun completes (atomically: all or nothing)."""
+        try:
+            token.raise_if_cancelled()
+            on_stage("write", 0, 0)
+            written = inferred.encode(inferred.pixels)
+            seconds = round(time.perf_counter() - inferred.started, 3)
+            return inferred.result.model_copy(update={"output": str(written), "seconds": seconds})
+        except Exception as err:
+            return _failure(inferred.source, err)
+
+
+def _failure(source: Path, err: Exception) -> FileResult:
+    """A file's result for what stopped it: cancelled, or failed with one line."""
+    if isinstance(err, Cancelled):
+        return FileResult(input=str(source), status="cancelled")
+    if isinstance(err, PixupError):
+        return FileResult(input=str(source), status="failed", error=_with_file(str(err), source))
+    if isinstance(err, MemoryError):
+        return FileResult(input=str(source), status="failed", error="not enough memory for this image")
+    # A bug: keep the batch going, log the trace, show one line.
+    log.error("unexpected failure on %s", source, exc_info=err)
+    return FileResult(input=str(source), status="failed", error=f"internal error: {err}")
 
 
 def _repair(

@@ -3,6 +3,11 @@
 `submit` returns at once; jobs run one after another (one model session in memory, SPEC §4). Every
 read returns a pydantic snapshot, so callers never share mutable state with the worker. The CLI, the
 bridge and the HTTP server all drive upscales through this class.
+
+Within a job, file N is encoded and written on a writer thread while file N+1 decodes and infers
+(`_WriteBehind`): a folder of small images runs at the speed of back-to-back inference. At most one
+write is in flight, so at most two output images are alive (the one being written, the one being
+made); files still finish in input order, and a job is finished only after its last write.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +28,7 @@ from pixup.engine.cancel import CancelToken
 from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
 from pixup.imaging.naming import InputItem
 from pixup.jobs.repair import RepairPass, plan_repair
-from pixup.jobs.runner import FaceTools, FileRunner, expand_inputs, model_ref
+from pixup.jobs.runner import FaceTools, FileRunner, Inferred, expand_inputs, model_ref
 from pixup.models.config import ConfigStore
 from pixup.models.face_models import resolve_face_model
 from pixup.models.slot import Lease, ModelSlot
@@ -60,6 +66,29 @@ def faces_unavailable(face_model: str = "") -> str | None:
 _FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 
 
+class _WriteBehind:
+    """One job's writes, one at a time on the service's writer thread (None: on the caller's
+    thread, the sequential path). `submit` first waits for the previous write, so one write at most
+    is in flight and the caller never gets more than one file ahead of the writer."""
+
+    def __init__(self, executor: ThreadPoolExecutor | None) -> None:
+        self._executor = executor
+        self._pending: Future[None] | None = None
+
+    def submit(self, write: Callable[[], None]) -> None:
+        self.wait()
+        if self._executor is None:
+            write()
+        else:
+            self._pending = self._executor.submit(write)
+
+    def wait(self) -> None:
+        """Block until the write in flight (if any) has finished; re-raises what it raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+
 @dataclass
 class _File:
     item: InputItem
@@ -95,7 +124,11 @@ class _Job:
 class JobService:
     """Queue and run upscale jobs on one worker thread. Thread-safe."""
 
-    def __init__(self, slot: ModelSlot | None = None, config: ConfigStore | None = None) -> None:
+    def __init__(
+        self, slot: ModelSlot | None = None, config: ConfigStore | None = None, *, overlap_writes: bool = True
+    ) -> None:
+        """`overlap_writes=False` writes each file before the next starts (what benchmarks compare
+        against); the default writes file N while file N+1 infers."""
         self.slot = slot or ModelSlot()
         if config is None:
             config = ConfigStore(user_paths().models)
@@ -108,6 +141,12 @@ class JobService:
         self._jobs: dict[str, _Job] = {}
         self._listeners_lock = threading.Lock()
         self._listeners: list[Listener] = []
+        # Held while a snapshot is taken and delivered: listeners are never called concurrently (the
+        # worker and the writer both send events) and see snapshots in the order they were taken.
+        # Reentrant, so a listener may call cancel(). Taken before _lock, never after it.
+        self._events = threading.RLock()
+        self._writes = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixup-write")
+                        if overlap_writes else None)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._worker = threading.Thread(target=self._work, name="pixup-jobs", daemon=True)
         self._worker.start()
@@ -131,13 +170,14 @@ class JobService:
         files = [_File(item, FileState(input=str(item.source), name=item.source.name, status="queued"))
                  for item in items]
         job = _Job(job_id, options, files, created=time.time())
-        with self._lock:
-            if job_id in self._jobs:
-                raise ConflictError(f"job id {job_id} is already in use")
-            self._jobs[job_id] = job
-            snapshot = job.snapshot()
-        self._queue.put(job_id)
-        self._notify(snapshot)
+        with self._events:
+            with self._lock:
+                if job_id in self._jobs:
+                    raise ConflictError(f"job id {job_id} is already in use")
+                self._jobs[job_id] = job
+                snapshot = job.snapshot()
+            self._queue.put(job_id)
+            self._notify(snapshot)
         return snapshot
 
     def status(self, job_id: str) -> JobSnapshot:
@@ -150,30 +190,33 @@ class JobService:
             return [job.snapshot() for job in self._jobs.values()]
 
     def cancel(self, job_id: str) -> JobSnapshot:
-        """Cancel every file not finished yet; the file in flight stops within one inference."""
-        with self._lock:
-            job = self._get(job_id)
-            if job.status not in _FINISHED:
-                job.cancel_requested = True
-                for record in job.files:
-                    self._cancel_file(record)
-                if job.status == "queued":
-                    job.status = "cancelled"
-                    job.finished.set()
-            snapshot = job.snapshot()
-        self._notify(snapshot)
+        """Cancel every file not finished yet; the file in flight stops within one inference (a
+        write already begun completes: that file is done)."""
+        with self._events:
+            with self._lock:
+                job = self._get(job_id)
+                if job.status not in _FINISHED:
+                    job.cancel_requested = True
+                    for record in job.files:
+                        self._cancel_file(record)
+                    if job.status == "queued":
+                        job.status = "cancelled"
+                        job.finished.set()
+                snapshot = job.snapshot()
+            self._notify(snapshot)
         return snapshot
 
     def cancel_file(self, job_id: str, file: str) -> JobSnapshot:
-        with self._lock:
-            job = self._get(job_id)
-            matches = [r for r in job.files if r.state.input == file]
-            if not matches:
-                raise NotFoundError(f"job {job_id} has no file {file}")
-            for record in matches:
-                self._cancel_file(record)
-            snapshot = job.snapshot()
-        self._notify(snapshot)
+        with self._events:
+            with self._lock:
+                job = self._get(job_id)
+                matches = [r for r in job.files if r.state.input == file]
+                if not matches:
+                    raise NotFoundError(f"job {job_id} has no file {file}")
+                for record in matches:
+                    self._cancel_file(record)
+                snapshot = job.snapshot()
+            self._notify(snapshot)
         return snapshot
 
     def wait(self, job_id: str, timeout: float | None = None) -> bool:
@@ -184,7 +227,8 @@ class JobService:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with a snapshot on every state change and, throttled, on progress.
-        Listeners run on the worker thread and must be quick. Returns the unsubscribe function."""
+        Listeners run on the service's threads (worker, writer; one call at a time) and must be quick.
+        Returns the unsubscribe function."""
         with self._listeners_lock:
             self._listeners.append(listener)
 
@@ -207,6 +251,8 @@ class JobService:
             self.cancel(job_id)
         self._queue.put(None)
         self._worker.join(timeout=5)
+        if self._writes is not None:
+            self._writes.shutdown(wait=False)  # idle: the worker drains a job's writes before it ends
         self.slot.clear()
 
     # ------------------------------------------------------------------ worker
@@ -241,12 +287,13 @@ class JobService:
                 log.exception("job %s failed", job_id)
                 self._fail(job, f"internal error: {err}")
             finally:
-                with self._lock:
-                    if job.status == "running":
-                        job.status = "cancelled" if job.cancel_requested else "done"
-                    job.finished.set()
-                    snapshot = job.snapshot()
-                self._notify(snapshot)
+                with self._events:
+                    with self._lock:
+                        if job.status == "running":
+                            job.status = "cancelled" if job.cancel_requested else "done"
+                        job.finished.set()
+                        snapshot = job.snapshot()
+                    self._notify(snapshot)
 
     def _run(self, job: _Job) -> None:
         self._notify_job(job, force=True)
@@ -280,25 +327,44 @@ class JobService:
                 repair.close()
 
     def _run_files(self, job: _Job, lease: Lease, faces: FaceTools | None, repair: RepairPass | None) -> None:
-        used: set[Path] = set()
+        used: set[Path] = set()  # names are reserved here, on this thread, in input order
+        writes = _WriteBehind(self._writes)
         with lease:
-            for record in job.files:
-                with self._lock:
-                    if record.token.cancelled:
-                        record.state.status = "cancelled"
-                        record.state.stage = "finished"
-                        continue
-                    record.state.status = "running"
-                    record.state.stage = "loading"
-                    record.started = time.perf_counter()
-                self._notify_job(job, force=True)
-                result = self._runner.run(
-                    record.item, job.options, lease, record.token,
-                    functools.partial(self._on_stage, job, record), used, faces, repair,
-                )
-                with self._lock:
-                    self._finish_file(record, result)
-                self._notify_job(job, force=True)
+            try:
+                for record in job.files:
+                    with self._lock:
+                        if record.token.cancelled:
+                            record.state.status = "cancelled"
+                            record.state.stage = "finished"
+                            continue
+                        record.state.status = "running"
+                        record.state.stage = "loading"
+                        record.started = time.perf_counter()
+                    self._notify_job(job, force=True)
+                    outcome = self._runner.infer(
+                        record.item, job.options, lease, record.token,
+                        functools.partial(self._on_stage, job, record), used, faces, repair,
+                    )
+                    if isinstance(outcome, Inferred):
+                        # Waits for file N-1's write first: two output images alive at most.
+                        writes.submit(functools.partial(self._write_file, job, record, outcome))
+                    else:  # failed or cancelled before its write; still after the file before it
+                        writes.wait()
+                        self._file_finished(job, record, outcome)
+                    del outcome  # the writer holds the only reference to the output now
+            finally:
+                writes.wait()  # the job ends after its last write
+
+    def _write_file(self, job: _Job, record: _File, inferred: Inferred) -> None:
+        """The writer thread's part of a file: its write, then its result."""
+        result = self._runner.write(inferred, record.token, functools.partial(self._on_stage, job, record))
+        del inferred  # the output can go before the listeners run
+        self._file_finished(job, record, result)
+
+    def _file_finished(self, job: _Job, record: _File, result: FileResult) -> None:
+        with self._lock:
+            self._finish_file(record, result)
+        self._notify_job(job, force=True)
 
     def _on_stage(self, job: _Job, record: _File, stage: Stage, done: int, total: int) -> None:
         with self._lock:
@@ -347,13 +413,14 @@ class JobService:
     # ------------------------------------------------------------------ events
 
     def _notify_job(self, job: _Job, force: bool) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if not force and now - job.last_event < EVENT_INTERVAL_S:
-                return
-            job.last_event = now
-            snapshot = job.snapshot()
-        self._notify(snapshot)
+        with self._events:
+            now = time.monotonic()
+            with self._lock:
+                if not force and now - job.last_event < EVENT_INTERVAL_S:
+                    return
+                job.last_event = now
+                snapshot = job.snapshot()
+            self._notify(snapshot)
 
     def _notify(self, snapshot: JobSnapshot) -> None:
         with self._listeners_lock:
