@@ -73,6 +73,15 @@ def default_model_onnx(workdir: Path | None = None) -> tuple[Path, str]:
     return path, "pixup.models.importers.ncnn.convert.convert_ncnn (written to a temporary file)"
 
 
+def byte_compile(app: Path = ROOT / "app") -> None:
+    """Byte-compile `app` as scripts/install.sh does, so whole-process figures are those of an
+    installed pixup, not of a checkout that compiles every module on each start (which is what
+    happens under PYTHONDONTWRITEBYTECODE=1 without this)."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", str(app)], check=True)
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 

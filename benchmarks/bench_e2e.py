@@ -2,6 +2,7 @@
 
     cd /work/main && PYTHONPATH=app .venv/bin/python benchmarks/bench_e2e.py [--rounds 3]
         [--sizes 512x512,2000x1500] [--level 1] [--pixup-level N] [--no-ncnn]
+        [--pixup-app DIR]... [--source-only]
 
 Model: realesr-animevideov3 ×4 (the bundled default). Inputs: `samples/astronaut-512.png` resized
 with Lanczos, written as PNG (512×512) or JPEG quality 95 (larger sizes) into a temporary folder.
@@ -16,6 +17,11 @@ from spawn to exit, decode and PNG write included:
 - **ncnn** (when the `ncnn` package imports): the same model from the PyPI pack on ncnn's CPU
   backend, whole image, 2 threads, default options (fp16 storage and arithmetic), Pillow PNG at
   `--level`.
+
+pixup runs as an install leaves it: `app/` is byte-compiled first (`compileall`, as
+scripts/install.sh does; `--source-only` skips that). `--pixup-app DIR` adds a "pixup @ DIR" variant
+run with `PYTHONPATH=DIR`, e.g. an earlier commit's `app/` from `git archive`, used as it is (compile
+it first for a like-for-like comparison), so before and after are measured in the same run.
 
 Reported: wall seconds per round, the median, output MP/s, peak RSS (`/usr/bin/time -f %M`, when
 present) and the paired ratio pixup ÷ baseline of the wall times (target ≤ 1.05 against bare ORT,
@@ -35,7 +41,16 @@ from pathlib import Path
 
 from PIL import Image
 
-from _common import ROOT, default_model_onnx, load_average, median, ncnn_files, sample_image, table
+from _common import (
+    ROOT,
+    byte_compile,
+    default_model_onnx,
+    load_average,
+    median,
+    ncnn_files,
+    sample_image,
+    table,
+)
 
 MODEL_ID = "realesr-animevideov3-x4"
 
@@ -124,7 +139,20 @@ def main(argv: list[str] | None = None) -> int:
         "--pixup-level", type=int, default=None, help="pixup's --png-compression (default: --level)"
     )
     parser.add_argument("--no-ncnn", action="store_true")
+    parser.add_argument(
+        "--pixup-app",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also run pixup from this app/ folder (an earlier version), interleaved",
+    )
+    parser.add_argument(
+        "--source-only", action="store_true", help="do not byte-compile app/ first (a bare checkout)"
+    )
     args = parser.parse_args(argv)
+    if not args.source_only:
+        byte_compile()
     pixup_level = args.level if args.pixup_level is None else args.pixup_level
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="pixup-e2e-"))
@@ -150,21 +178,29 @@ def main(argv: list[str] | None = None) -> int:
         src = work / f"in-{width}x{height}.{suffix}"
         Image.fromarray(pixels).save(src, **({"quality": 95} if suffix == "jpg" else {}))
         out_dir = work / "pixup-out"
-        variants: dict[str, list[str]] = {
-            "pixup": [
+
+        def pixup_command(out: Path, src: Path = src) -> list[str]:
+            return [
                 sys.executable,
                 "-m",
                 "pixup",
                 "upscale",
                 str(src),
                 "-o",
-                str(out_dir),
+                str(out),
                 "--model",
                 MODEL_ID,
                 "--overwrite",
                 "--png-compression",
                 str(pixup_level),
-            ],
+            ]
+
+        variants: dict[str, list[str]] = {
+            "pixup": pixup_command(out_dir),
+            **{
+                f"pixup @ {app}": pixup_command(work / f"pixup-out-{index}")
+                for index, app in enumerate(args.pixup_app)
+            },
             "bare ORT (CPU EP)": [
                 sys.executable,
                 str(work / "bare_ort.py"),
@@ -185,10 +221,17 @@ def main(argv: list[str] | None = None) -> int:
                 str(work / "ncnn.png"),
                 str(args.level),
             ]
+        envs = {name: env for name in variants}
+        for app in args.pixup_app:
+            envs[f"pixup @ {app}"] = {**env, "PYTHONPATH": str(app.resolve())}
         log(f"{source} → {suffix}; warm-up of every variant (file caches, model conversion)")
-        for command in variants.values():
-            timed(command, env)
-        outputs = [*out_dir.iterdir(), work / "ort.png", *([work / "ncnn.png"] if use_ncnn else [])]
+        for name, command in variants.items():
+            timed(command, envs[name])
+        outputs = [
+            *(p for d in work.glob("pixup-out*") for p in d.iterdir()),
+            work / "ort.png",
+            *([work / "ncnn.png"] if use_ncnn else []),
+        ]
         shapes = set()
         for path in outputs:
             with Image.open(path) as im:
@@ -198,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         for index in range(args.rounds):
             order = list(variants) if index % 2 == 0 else list(reversed(variants))
             for name in order:
-                wall, rss = timed(variants[name], env)
+                wall, rss = timed(variants[name], envs[name])
                 walls[name].append(wall)
                 if rss is not None:
                     peaks[name].append(rss)
@@ -206,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         out_mp = width * height * 16 / 1e6
         for name, wall in walls.items():
             ratios = {
-                base: median([p / b for p, b in zip(walls["pixup"], walls[base], strict=True)])
+                base: median([p / b for p, b in zip(wall, walls[base], strict=True)])
                 for base in walls
-                if base != "pixup"
+                if not base.startswith("pixup")
             }
             rows.append(
                 [
@@ -218,15 +261,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"{median(wall):.2f}",
                     f"{out_mp / median(wall):.2f}",
                     f"{max(peaks[name]) / 1e6:.0f}" if peaks[name] else "—",
-                    ", ".join(f"÷ {b}: {r:.3f}" for b, r in ratios.items()) if name == "pixup" else "",
+                    ", ".join(f"÷ {b}: {r:.3f}" for b, r in ratios.items())
+                    if name.startswith("pixup")
+                    else "",
                 ]
             )
         if len(shapes) != 1:
             log(f"  WARNING: outputs differ in size: {shapes}")
-        shutil.rmtree(out_dir, ignore_errors=True)
+        for folder in work.glob("pixup-out*"):
+            shutil.rmtree(folder, ignore_errors=True)
     print(
         f"\nrealesr-animevideov3 ×4, whole processes, {args.rounds} interleaved rounds, PNG level "
-        f"{pixup_level} (pixup) / {args.level} (baselines), load {load_average():.2f}"
+        f"{pixup_level} (pixup) / {args.level} (baselines), load {load_average():.2f}, "
+        f"app/ {'as sources' if args.source_only else 'byte-compiled'}"
     )
     print(
         table(
