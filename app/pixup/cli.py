@@ -42,7 +42,8 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     up.add_argument("-o", "--output", type=Path, help="output folder (default: beside each input)")
     up.add_argument("-m", "--model", default="", help="bundled model id or a model file path")
-    from pixup.api.schema import OutputFormat, Precision, Scenario
+    # The value sets without pydantic: `pixup upscale` needs it only once the arguments are good.
+    from pixup.api.choices import JpegSubsampling, OutputFormat, Precision, Scenario
 
     up.add_argument("--scenario", choices=list(get_args(Scenario)),
                     help="pick the model by problem (default: Universal Fast); --model overrides it")
@@ -60,7 +61,8 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("--lossless", action="store_true", help="lossless WebP")
     up.add_argument("--png-compression", type=int, default=1, metavar="0-9",
                     help="PNG/TIFF zlib level (default 1: 4x faster than 6 for 9%% more bytes)")
-    up.add_argument("--subsampling", choices=["4:4:4", "4:2:0"], default="4:4:4", help="JPEG chroma")
+    up.add_argument("--subsampling", choices=list(get_args(JpegSubsampling)), default="4:4:4",
+                    help="JPEG chroma")
     up.add_argument("--progressive", action="store_true", help="progressive JPEG")
     up.add_argument("--background", default="#ffffff", help="colour under transparency for JPEG")
     up.add_argument("--precision", choices=list(get_args(Precision)), default="fast",

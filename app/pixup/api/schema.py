@@ -10,10 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-OutputFormat = Literal["png", "webp", "jpg", "tiff"]
-Precision = Literal["fast", "exact"]
-Scenario = Literal["Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art"]
-"""The problems the UI and `--scenario` speak in; each picks the measured model (models/scenarios.json)."""
+# Defined without pydantic (the CLI's parser and the engine use them too); re-exported from here.
+from pixup.api.choices import JpegSubsampling as JpegSubsampling
+from pixup.api.choices import OutputFormat as OutputFormat
+from pixup.api.choices import Precision as Precision
+from pixup.api.choices import Scenario as Scenario
+
 ModelScenario = Literal[
     "Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art", "Fix Compression", "Custom"
 ]
@@ -43,7 +45,7 @@ class UpscaleOptions(BaseModel):
     png_compression: int = Field(
         default=1, ge=0, le=9, description="zlib level for PNG/TIFF; 1 is 4x faster than 6 for 9% more bytes"
     )
-    jpeg_subsampling: Literal["4:4:4", "4:2:0"] = "4:4:4"
+    jpeg_subsampling: JpegSubsampling = "4:4:4"
     jpeg_progressive: bool = False
     background: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{6}$",
                             description="Colour transparent areas are flattened onto (JPEG)")

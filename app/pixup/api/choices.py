@@ -1,0 +1,15 @@
+"""The value sets the API schema, the CLI's `choices` and the engine share, without pydantic.
+
+`pixup.api.schema` uses these in its models; the CLI builds its parser from them and the engine types
+its arguments with them, so neither pays for importing pydantic (~0.2 s) to know a list of names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+OutputFormat = Literal["png", "webp", "jpg", "tiff"]
+Precision = Literal["fast", "exact"]
+Scenario = Literal["Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art"]
+"""The problems the UI and `--scenario` speak in; each picks the measured model (models/scenarios.json)."""
+JpegSubsampling = Literal["4:4:4", "4:2:0"]
