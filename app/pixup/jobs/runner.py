@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,7 +21,6 @@ from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.scaling import plan_scale
 from pixup.engine.upscale import upscale_array
 from pixup.errors import ImageWriteError, OutputExistsError, PixupError
-from pixup.faces import FaceDetector, FaceModel, recover_faces
 from pixup.imaging.decode import DEFAULT_MAX_PIXELS, read_image
 from pixup.imaging.encode import EncodeOptions, write_image
 from pixup.imaging.limits import Format, check_output_fits
@@ -29,6 +29,9 @@ from pixup.jobs.repair import RepairPass, plan_repair, swap_options
 from pixup.models.bundled import DEFAULT_MODEL_ID, SCENARIO_MODELS
 from pixup.models.config import ConfigStore
 from pixup.models.slot import Lease
+
+if TYPE_CHECKING:  # face recovery loads (~0.25 s) only for a job that asks for it
+    from pixup.faces import FaceDetector, FaceModel
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +263,8 @@ def _recover_faces(
     if source.ndim == 3 and source.shape[2] == 2:
         notices.append("Face recovery skipped: grey images with alpha are not supported.")
         return upscaled
+    from pixup.faces import recover_faces
+
     restored, notes = recover_faces(
         source, upscaled, faces.detector, faces.model, cancel=token,
         progress=lambda done, total: on_stage("faces", done, total),

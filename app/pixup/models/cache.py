@@ -21,13 +21,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import onnx
+from typing import TYPE_CHECKING
 
 from pixup.errors import ModelError
 from pixup.fileio import atomic_write_bytes
-from pixup.models.importers.ncnn import CONVERTER_VERSION, convert_ncnn
+from pixup.models.importers.ncnn.version import CONVERTER_VERSION
 from pixup.paths import user_paths
+
+if TYPE_CHECKING:  # onnx (~0.1 s) loads only to convert: a cached model needs none of it
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,8 @@ def converted_model(param: Path, bin_path: Path) -> Path:
             # Another thread or process may have converted it while we waited for the lock.
             if _is_valid(entry):
                 return entry.onnx_path
+            from pixup.models.importers.ncnn.convert import convert_ncnn
+
             started = time.perf_counter()
             data = convert_ncnn(param, bin_path).SerializeToString()
             atomic_write_bytes(entry.onnx_path, data)
@@ -199,6 +203,8 @@ def derived_model(base: Path, tag: str, transform: Callable[[onnx.ModelProto], o
         with _exclusive(path.with_suffix(".lock")):
             if _is_valid(entry):
                 return path
+            import onnx
+
             data = transform(onnx.load(str(base))).SerializeToString()
             atomic_write_bytes(path, data)
             record = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "base": base.name}

@@ -11,14 +11,16 @@ import difflib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pixup.errors import ModelError, UnknownModelError
 from pixup.models.bundled import BundledModel, available_bundled, bundled_model
 from pixup.models.cache import converted_model, derived_model, is_cached
-from pixup.models.importers.ncnn.residual import add_input_residual
 from pixup.models.suffixes import BIN_SUFFIX, MODEL_SUFFIXES, ONNX_SUFFIX, PARAM_SUFFIX
 from pixup.paths import user_paths
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,14 @@ def _resolve_bundled(model: BundledModel) -> ResolvedModel:
     onnx_path = converted_model(*model.files())
     if model.input_residual:
         factor = model.input_residual
-        onnx_path = derived_model(
-            onnx_path, f"residual{factor}", lambda m: add_input_residual(m, factor)
-        )
+
+        def add_residual(base: onnx.ModelProto) -> onnx.ModelProto:
+            # Only on a cache miss: a cached variant is found without importing onnx.
+            from pixup.models.importers.ncnn.residual import add_input_residual
+
+            return add_input_residual(base, factor)
+
+        onnx_path = derived_model(onnx_path, f"residual{factor}", add_residual)
     return ResolvedModel(model.id, model.display_name, onnx_path, "bundled", model.scenario)
 
 

@@ -16,12 +16,11 @@ from pixup.errors import ModelError
 from pixup.models.importers.ncnn.graph import IMAGE_RANK, Blob, GraphBuilder
 from pixup.models.importers.ncnn.ops import convert_layer
 from pixup.models.importers.ncnn.param import ParamFile, read_param
+from pixup.models.importers.ncnn.version import CONVERTER_VERSION as CONVERTER_VERSION
 from pixup.models.importers.ncnn.weights import WeightReader
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "1"
-"""Bumped whenever a change alters the ONNX produced for the same files (the cache keys on it)."""
 OPSET = 17
 IR_VERSION = 8  # the IR that goes with opset 17: loadable by every ONNX Runtime we support
 INPUT_NAME = "input"
