@@ -5,7 +5,8 @@ Some third-party exports divide by zero or abort natively at sizes they cannot t
 OmniSR export raises SIGFPE at ≤ 8 px), and inspection probes tiny sizes on purpose. The child
 probes on the CPU provider and prints the ModelSpec as JSON; the parent caches it by the file's
 content hash and hands it to ModelSession.open, which then skips its own probes. Bundled models are
-converted by pixup and need no guard.
+converted by pixup and need no guard: they are inspected in-process on their first load and their
+spec is cached the same way (`remember_spec`, `cached_spec`).
 
 Run as a module: `python -m pixup.models.probe MODEL.onnx` (what the parent does).
 """
@@ -54,6 +55,24 @@ def _load_cached(file: Path) -> ModelSpec | None:
 def _store(file: Path, spec: ModelSpec) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(file, json.dumps(dataclasses.asdict(spec)).encode("utf-8"))
+
+
+def cached_spec(model_path: Path) -> ModelSpec | None:
+    """The spec stored for this file's content (by `guarded_spec` or `remember_spec`), else None.
+    Reads the file to hash it; runs nothing."""
+    try:
+        return _load_cached(_cache_file(_digest(Path(model_path))))
+    except OSError:
+        return None
+
+
+def remember_spec(model_path: Path, spec: ModelSpec) -> None:
+    """Store a spec inspected in this process, so the next load of the same content skips the
+    probe runs (for pixup's own conversions, which need no child process). Never raises."""
+    try:
+        _store(_cache_file(_digest(Path(model_path))), spec)
+    except OSError as err:  # a read-only cache only costs a probe next time
+        log.warning("cannot cache the spec of %s: %s", Path(model_path).name, err)
 
 
 def guarded_spec(model_path: Path) -> ModelSpec:
