@@ -28,8 +28,10 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
+from pixup.engine import openvino_native
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.inspect import ProbeError, inspect_session, ort_error_line
+from pixup.engine.openvino_native import CompiledOpenVino
 from pixup.engine.providers import (
     OPENVINO,
     Precision,
@@ -161,6 +163,52 @@ def _create(model_path: Path, choice: ProviderChoice, threads: int | None) -> or
     return session
 
 
+def _load(
+    model_path: Path, choice: ProviderChoice, threads: int | None, spec: ModelSpec | None
+) -> tuple[ort.InferenceSession | None, CompiledOpenVino | None]:
+    """What runs the model on `choice`: OpenVINO CPU through its own API when the spec is known
+    (its infer requests can be cancelled; ONNX Runtime's provider ignores terminate), else an ONNX
+    Runtime session. The native path falls back to ONNX Runtime on any failure."""
+    if spec is not None and choice.name == OPENVINO and choice.device == "CPU":
+        native = _native_openvino(model_path, choice, threads, spec)
+        if native is not None:
+            return None, native
+    return _create(model_path, choice, threads), None
+
+
+def _native_openvino(
+    model_path: Path, choice: ProviderChoice, threads: int | None, spec: ModelSpec
+) -> CompiledOpenVino | None:
+    lib = openvino_native.library()
+    if lib is None:
+        return None
+    properties = openvino_native.cpu_properties(choice.options, threads)
+    try:
+        other = None if spec.fixed_shape else functools.partial(_small_shape, spec)
+        return CompiledOpenVino(lib, model_path, properties, spec.input_name, spec.output_name, other)
+    except openvino_native.OpenVinoError as err:
+        log.info("OpenVINO's own API cannot run %s (%s); using ONNX Runtime's provider", model_path.name, err)
+        return None
+
+
+def _small_shape(spec: ModelSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The smallest square input the model accepts, in its layout, with `shape`'s batch and
+    channels; one step larger if that is `shape` itself."""
+    step = max(1, spec.multiple)
+    side = -(-max(spec.min_size, step) // step) * step
+    spatial = shape[1:3] if spec.layout == "NHWC" else shape[2:4]
+    if tuple(spatial) == (side, side):
+        side += step
+    if spec.layout == "NHWC":
+        return (shape[0], side, side, shape[3])
+    return (shape[0], shape[1], side, side)
+
+
+def _closed(native: CompiledOpenVino) -> np.ndarray:
+    native.close()
+    return np.empty(0, dtype=np.float32)
+
+
 class ModelSession:
     """A loaded model on one execution provider. Implements `InferenceRunner`.
 
@@ -180,6 +228,8 @@ class ModelSession:
         """Use `ModelSession.open`."""
         self.model_path = model_path
         self._session: ort.InferenceSession | None = session
+        self._native: CompiledOpenVino | None = None
+        """OpenVINO CPU through its own API (engine.openvino_native): used instead of `_session`."""
         self._spec = spec
         self._spec_known = False  # True when the spec came from a guarded inspection
         self._plan = tuple(plan)
@@ -240,14 +290,17 @@ class ModelSession:
         for index in range(start, len(plan)):
             choice = plan[index]
             try:
-                session = _create(model_path, choice, threads)
-                spec = known_spec if known_spec is not None else inspect_session(session)
-                if known_spec is None and choice.name == OPENVINO:
-                    # Failed probe runs at sizes the model refuses leave OpenVINO's compiled model
-                    # in a bad state (later valid runs return NaN or ~1e25, seen on Real-CUGAN):
-                    # start from a fresh session for the real work.
-                    del session
-                    session = _create(model_path, choice, threads)
+                session, native = _load(model_path, choice, threads, known_spec)
+                spec = known_spec
+                if spec is None:
+                    assert session is not None  # no spec: _load always gives an ORT session
+                    spec = inspect_session(session)
+                    if choice.name == OPENVINO:
+                        # Failed probe runs at sizes the model refuses leave OpenVINO's compiled model
+                        # in a bad state (later valid runs return NaN or ~1e25, seen on Real-CUGAN):
+                        # start from a fresh one for the real work.
+                        del session
+                        session, native = _load(model_path, choice, threads, spec)
             except (_ProviderFailed, ProbeError) as err:
                 last_error = err if isinstance(err, ProbeError) else None
                 log.warning("%s failed for %s: %s", choice.description, model_path.name, err)
@@ -263,6 +316,7 @@ class ModelSession:
                 notices.append(f"Running on {choice.description} instead.")
             log.info("loaded %s on %s", model_path.name, choice.description)
             made = cls(model_path, session, spec, plan, index, precision, threads, notices)
+            made._native = native
             made._spec_known = known_spec is not None
             return made
         if last_error is not None:
@@ -302,7 +356,7 @@ class ModelSession:
         """Whether a cancel stops the computation itself. OpenVINO runs the graph as one node and
         ignores RunOptions.terminate: `run` still returns at once, but the device stays busy until
         the abandoned inference ends, so callers may want shorter inferences (smaller tiles)."""
-        return self.choice.name != OPENVINO
+        return self.choice.name != OPENVINO or self._native is not None
 
     @property
     def seconds_per_pixel(self) -> float | None:
@@ -320,20 +374,22 @@ class ModelSession:
         """Run one float32 NCHW batch; see `InferenceRunner.run`."""
         feed = self._to_model(batch)
         with self._lock:
-            session = self._session
-            if session is None:
+            session, native = self._session, self._native
+            if session is None and native is None:
                 raise EngineError("the model session is closed")
             if token is not None:
                 token.raise_if_cancelled()
             options = ort.RunOptions()  # fresh per call: a terminate flag must not leak to the next run
             done = threading.Event()
-            future = self._worker.submit(functools.partial(self._infer, session, feed, options))
+            future = self._worker.submit(functools.partial(self._infer, session, native, feed, options))
             future.add_done_callback(lambda _: done.set())
             hook = None
             if token is not None:
 
                 def abort() -> None:
                     options.terminate = True
+                    if native is not None:
+                        native.cancel()  # stops within one graph node
                     done.set()
 
                 hook = token.add_abort_hook(abort)
@@ -370,6 +426,10 @@ class ModelSession:
         """Release the ORT session (an abandoned inference finishes in the background first)."""
         with self._lock:
             self._session = None
+            native, self._native = self._native, None
+        if native is not None:
+            # After the worker's queued jobs (an abandoned inference stops within a node).
+            self._worker.submit(lambda: _closed(native))
         self._worker.stop()
 
     def __enter__(self) -> ModelSession:
@@ -380,10 +440,20 @@ class ModelSession:
 
     # ------------------------------------------------------------ internals
 
-    def _infer(self, session: ort.InferenceSession, feed: np.ndarray, options: ort.RunOptions) -> np.ndarray:
+    def _infer(
+        self,
+        session: ort.InferenceSession | None,
+        native: CompiledOpenVino | None,
+        feed: np.ndarray,
+        options: ort.RunOptions,
+    ) -> np.ndarray:
         spec = self._spec
         started = time.perf_counter()
-        outputs: list[Any] = session.run([spec.output_name], {spec.input_name: feed}, options)
+        if native is not None:
+            outputs: list[Any] = [native.infer(feed, stop=lambda: options.terminate)]
+        else:
+            assert session is not None
+            outputs = session.run([spec.output_name], {spec.input_name: feed}, options)
         pixels = feed.shape[0] * (
             feed.shape[2] * feed.shape[3] if spec.layout == "NCHW" else feed.shape[1] * feed.shape[2]
         )
