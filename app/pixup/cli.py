@@ -210,17 +210,21 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     def on_event(snapshot: JobSnapshot) -> None:
         if snapshot.job_id != job_id:
             return
-        for index, state in enumerate(snapshot.files):
-            if state.status == "running":
-                bar.update(state, index, len(snapshot.files))
-            elif state.status in ("done", "failed", "cancelled") and state.input not in reported:
+        # File N may still be writing while N+1 upscales: the bar follows the file being computed.
+        computing = [(index, state) for index, state in enumerate(snapshot.files)
+                     if state.status == "running" and state.stage != "write"]
+        if computing:
+            index, state = computing[-1]
+            bar.update(state, index, len(snapshot.files))
+        for state in snapshot.files:
+            if state.status in ("done", "failed", "cancelled") and state.input not in reported:
                 if snapshot.error and not args.json:
                     continue  # the job's own error is printed once, below
                 reported.add(state.input)
                 _report(FileResult.model_validate(state.model_dump(include=set(FileResult.model_fields))))
 
     def _report(result: FileResult) -> None:
-        bar.file_done()
+        bar.file_done(result.input)
         if args.json:
             print(result.model_dump_json(), flush=True)
         elif result.status == "failed":
@@ -288,7 +292,10 @@ class _ProgressBar:
         self._bar.n = state.tiles_done
         self._bar.refresh()
 
-    def file_done(self) -> None:
+    def file_done(self, file: str | None = None) -> None:
+        """Close the bar (only if it shows `file`, when given: the next file's bar stays)."""
+        if file is not None and file != self._file:
+            return
         if self._bar is not None:
             self._bar.close()
             self._bar = None

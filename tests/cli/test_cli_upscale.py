@@ -188,3 +188,24 @@ def test_ctrl_c_cancels_fast_and_leaves_nothing(run_cli: RunCli, pixup_home: Pat
     # Generous bound (the engine's own target is 100 ms, measured in benchmarks/); this only
     # catches a cancel that waits for the whole image.
     assert elapsed < 3.0
+
+
+def test_progress_bar_follows_the_file_being_computed(capsys: pytest.CaptureFixture[str]) -> None:
+    """With writes overlapping the next inference, file 1 can finish while file 2 upscales: its
+    report must not close file 2's bar (which would flicker a new bar on every event)."""
+    from pixup.api.schema import FileState
+    from pixup.cli import _ProgressBar
+
+    bar = _ProgressBar(enabled=True)
+    second = FileState(input="/in/b.png", name="b.png", status="running", stage="upscale",
+                       tiles_done=1, tiles_total=4)
+    bar.update(second, 1, 2)
+    shown = bar._bar
+    assert shown is not None and shown.n == 1
+    bar.file_done("/in/a.png")  # the previous file's write finished
+    assert bar._bar is shown
+    bar.update(second.model_copy(update={"tiles_done": 3}), 1, 2)
+    assert bar._bar is shown and shown.n == 3
+    bar.file_done("/in/b.png")
+    assert bar._bar is None
+    bar.close()
