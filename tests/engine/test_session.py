@@ -360,3 +360,22 @@ def test_terminate_support_and_measured_cost(tmp_path: Path, provider: str, hono
         session.run(_image(n=2, h=32, w=32))
         cost = session.seconds_per_pixel
         assert cost is not None and 0 < cost < 1e-3
+
+
+def test_native_openvino_errors_keep_the_memory_line() -> None:
+    """OpenVINO's messages are several lines; an allocation failure must still read as out of
+    memory (the engine retries smaller tiles on it) and the user sees one line."""
+
+    class FakeLibrary:
+        @staticmethod
+        def ov_get_last_err_msg() -> bytes:
+            return (b"Exception from src/inference/src/cpp/infer_request.cpp:224:\n"
+                    b"std::bad_alloc: could not allocate 1073741824 bytes\n"
+                    b"\n[ CPU ] node Conv_12 failed\n")
+
+    with pytest.raises(openvino_native.OpenVinoError) as caught:
+        openvino_native._check(FakeLibrary(), -1, "inference")  # type: ignore[arg-type]
+    assert str(caught.value) == "inference: std::bad_alloc: could not allocate 1073741824 bytes"
+    assert is_out_of_memory(caught.value)
+    with pytest.raises(InferCancelled):
+        openvino_native._check(FakeLibrary(), -13, "inference")  # type: ignore[arg-type]

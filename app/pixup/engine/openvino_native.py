@@ -121,8 +121,12 @@ def _check(lib: ctypes.CDLL, status: int, what: str) -> None:
     if status == _INFER_CANCELLED:
         raise InferCancelled()
     detail = lib.ov_get_last_err_msg() or b""
-    text = detail.decode("utf-8", "replace").strip().splitlines()
-    raise OpenVinoError(f"{what}: {text[-1] if text else f'status {status}'}")
+    lines = [line.strip() for line in detail.decode("utf-8", "replace").splitlines() if line.strip()]
+    # OpenVINO's messages are multi-line (location, then cause): keep one line, the one about
+    # memory when there is one (the engine retries smaller tiles on it), else the last.
+    memory = [line for line in lines if "alloc" in line.lower() or "memory" in line.lower()]
+    line = (memory or lines or [f"status {status}"])[-1]
+    raise OpenVinoError(f"{what}: {line}")
 
 
 class CompiledOpenVino:
