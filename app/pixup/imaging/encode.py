@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, get_args
 
 import numpy as np
 from PIL import Image
 
+from pixup.api.choices import JpegSubsampling
 from pixup.errors import ImageWriteError
 from pixup.imaging.atomic import atomic_write
 from pixup.imaging.jpegwrite import write_jpeg_strips
@@ -45,7 +46,7 @@ class EncodeOptions:
     """Write lossless WebP (quality then sets the compression effort)."""
     png_compress_level: int = 6
     """zlib level 0-9 for PNG (and TIFF's deflate)."""
-    jpeg_subsampling: Literal["4:4:4", "4:2:0"] = "4:4:4"
+    jpeg_subsampling: JpegSubsampling = "4:4:4"
     """Chroma subsampling; 4:4:4 keeps the detail an upscaler just made."""
     jpeg_progressive: bool = False
     """Write a progressive JPEG."""
@@ -57,7 +58,7 @@ class EncodeOptions:
             raise ValueError(f"quality must be 1-100, got {self.quality}")
         if not 0 <= self.png_compress_level <= 9:
             raise ValueError(f"png_compress_level must be 0-9, got {self.png_compress_level}")
-        if self.jpeg_subsampling not in ("4:4:4", "4:2:0"):
+        if self.jpeg_subsampling not in get_args(JpegSubsampling):
             raise ValueError(f"jpeg_subsampling must be 4:4:4 or 4:2:0, got {self.jpeg_subsampling!r}")
         if len(self.background) != 3 or not all(0 <= v <= 255 for v in self.background):
             raise ValueError(f"background must be three values 0-255, got {self.background!r}")

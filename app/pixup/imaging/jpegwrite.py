@@ -19,10 +19,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
+
+from pixup.api.choices import JpegSubsampling
 
 _STRIP_BYTES = 2 << 20
 """Raw pixel bytes per strip (before Pillow's copy): bounds memory to a few strips in flight."""
@@ -31,8 +33,6 @@ _MAX_RESTART_INTERVAL = 0xFFFF  # the DRI field is 16 bits
 _SOI, _EOI, _SOS, _DRI = 0xD8, 0xD9, 0xDA, 0xDD
 _SOF_BASELINE = 0xC0
 _TABLES = (0xDB, 0xC4)  # DQT, DHT: must be the same in every strip
-
-Subsampling = Literal["4:4:4", "4:2:0"]
 
 
 class StripMismatch(Exception):
@@ -53,12 +53,12 @@ class _Parsed:
     """The entropy-coded data up to (not including) EOI."""
 
 
-def mcu_height(channels: int, subsampling: Subsampling) -> int:
+def mcu_height(channels: int, subsampling: JpegSubsampling) -> int:
     """Rows per MCU: 16 for colour at 4:2:0, else 8."""
     return 16 if channels == 3 and subsampling == "4:2:0" else 8
 
 
-def strip_rows(width: int, channels: int, subsampling: Subsampling) -> int:
+def strip_rows(width: int, channels: int, subsampling: JpegSubsampling) -> int:
     """Rows per strip: about `_STRIP_BYTES` of pixels, a whole number of MCU rows, and few enough
     MCUs that the restart interval fits its 16-bit field."""
     mcu = mcu_height(channels, subsampling)
@@ -76,7 +76,7 @@ def write_jpeg_strips(
     strip: Callable[[int, int], np.ndarray],
     *,
     quality: int,
-    subsampling: Subsampling,
+    subsampling: JpegSubsampling,
     icc: bytes | None = None,
     exif: bytes | None = None,
     xmp: bytes | None = None,
