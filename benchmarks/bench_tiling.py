@@ -1,17 +1,22 @@
-"""Tile grid against one whole-image run: what cutting costs, today's grid against the previous one.
+"""Tile grid against one whole-image run: what cutting costs, and the model's context against 32 px.
 
-    cd /work/main && PYTHONPATH=app .venv/bin/python benchmarks/bench_tiling.py [--rounds 3]
-        [--sizes 512x512,1000x750] [--legacy REV]
+    cd /work/main && PIXUP_HOME=/tmp/pixup-speed-home PYTHONPATH=app .venv/bin/python \
+        benchmarks/bench_tiling.py [--rounds 3] [--sizes 1000x750,2000x1500] [--whole-max 1000000]
+        [--legacy REV]
 
 Model: realesr-animevideov3 ×4 (the bundled default, `resolve_model`), on the engine's default CPU
 plan (OpenVINO CPU when present), automatic tile. Per image size and round, interleaved:
 (a) one whole-image `InferenceSession.run` on a session with the same provider and options
-(uint8→float32→uint8 conversions included, as bench_engine.WholeImage does), (b) `upscale_array`
-with the grid of the working tree, (c) `upscale_array` with the grid of git revision `--legacy`
-(default HEAD: `tiling.py` read with `git show`, patched into the pipeline for that run only).
+(uint8→float32→uint8 conversions included, as bench_engine.WholeImage does; only for images of at
+most `--whole-max` pixels: 2000×1500 needs ~3 GB and a minute), (b) `upscale_array` with the grid of
+the working tree and the context the model's measured radius asks for (`tiling.context_for`),
+(c) the same with 32 px of context at every cut (the spec's radius set to None: what every model got
+before), (d) optionally `upscale_array` with the grid of git revision `--legacy` (`tiling.py` read with
+`git show`, patched into the pipeline for that run only).
 Each variant runs once on the image before the timed rounds (OpenVINO compiles per input shape).
-Reported: wall seconds per round, the paired ratio whole ÷ variant (throughput relative to the
-whole-image run; 1.0 = tiling costs nothing) and the pixels each grid computes ÷ image pixels.
+Reported: wall seconds per round, the paired ratios whole ÷ variant and variant ÷ 32 px context
+(time relative to 32 px; < 1 = faster), the pixels each grid computes ÷ image pixels, and the largest
+difference from the whole-image run (or, without it, from the 32 px run).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -32,9 +38,14 @@ import numpy as np
 from _common import ROOT, default_model_onnx, load_average, median, sample_image, table
 from bench_engine import WholeImage
 from pixup.engine import pipeline, tiling, upscale
+from pixup.engine.cancel import CancelToken
 from pixup.engine.providers import provider_plan
 from pixup.engine.session import ModelSession
+from pixup.engine.spec import ModelSpec
 from pixup.engine.upscale import auto_tile_size, upscale_array
+
+MODEL_CONTEXT = "grid, model's context"
+FIXED_CONTEXT = "grid, 32 px context"
 
 
 def log(message: str) -> None:
@@ -69,12 +80,31 @@ def grid_from(module: ModuleType) -> Iterator[None]:
         upscale.plan_grid, pipeline.cut_tile, pipeline.Stitcher = saved
 
 
+class Respec:
+    """`session` with another spec: the same model and provider tiled with other context."""
+
+    def __init__(self, session: ModelSession, spec: ModelSpec) -> None:
+        self._session = session
+        self.spec = spec
+
+    @property
+    def provider(self) -> str:
+        return self._session.provider
+
+    def run(self, batch: np.ndarray, token: CancelToken | None = None) -> np.ndarray:
+        return self._session.run(batch, token)
+
+    def fallback(self) -> None:
+        return None
+
+
 def computed(
-    module: ModuleType, session: ModelSession, height: int, width: int, tile: int
-) -> tuple[int, float]:
-    grid = module.plan_grid(height, width, session.spec, tile=tile, pad=32)
+    module: ModuleType, spec: ModelSpec, height: int, width: int, tile: int
+) -> tuple[int, int, float]:
+    """(tiles, context px, pixels computed ÷ image pixels) of `module`'s grid."""
+    grid = module.plan_grid(height, width, spec, tile=tile, pad=0)
     th, tw = grid.tile_shape
-    return grid.count, grid.count * th * tw / (height * width)
+    return grid.count, grid.pad if grid.count > 1 else 0, grid.count * th * tw / (height * width)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sizes", default="512x512,1000x750")
-    parser.add_argument("--legacy", default="HEAD", help="git revision of the previous grid ('' = skip)")
+    parser.add_argument("--sizes", default="1000x750,2000x1500")
+    parser.add_argument("--whole-max", type=int, default=1_000_000, help="largest image (pixels) run whole")
+    parser.add_argument("--legacy", default="", help="git revision of a previous grid ('' = skip)")
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
 
@@ -92,13 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     plan = [c for c in provider_plan("fast") if c.device in ("CPU", "")][:1]
     session = ModelSession.open(model, plan=plan)
     whole = WholeImage(model, session.choice, session.spec)
-    log(f"provider: {session.description}")
-    variants: dict[str, Callable[[np.ndarray], np.ndarray]] = {"whole image": whole.upscale}
-    modules: dict[str, ModuleType] = {"grid (working tree)": tiling}
-    variants["grid (working tree)"] = lambda p: upscale_array(p, session)
+    fixed = Respec(session, replace(session.spec, context_radius=None))
+    log(f"provider: {session.description}; context radius {session.spec.context_radius} px")
+    variants: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "whole image": whole.upscale,
+        MODEL_CONTEXT: lambda p: upscale_array(p, session),
+        FIXED_CONTEXT: lambda p: upscale_array(p, fixed),
+    }
+    grids: dict[str, tuple[ModuleType, ModelSpec]] = {
+        MODEL_CONTEXT: (tiling, session.spec),
+        FIXED_CONTEXT: (tiling, fixed.spec),
+    }
     if args.legacy:
         old = legacy_tiling(args.legacy)
-        modules[f"grid ({args.legacy})"] = old
+        grids[f"grid ({args.legacy})"] = (old, session.spec)
 
         def run_old(p: np.ndarray) -> np.ndarray:
             with grid_from(old):
@@ -109,50 +147,72 @@ def main(argv: list[str] | None = None) -> int:
     log(f"auto tile: {tile}; load {load_average():.2f}")
 
     rows: list[list[str]] = []
+    loads: list[float] = [load_average()]
     for width, height in sizes:
         pixels, source = sample_image("astronaut-512.png", width, height)
-        log(f"{source}: warm-up")
-        reference = whole.upscale(pixels)
-        checks: dict[str, int] = {}
-        for name, fn in variants.items():
-            out = fn(pixels)
-            checks[name] = int(np.abs(out.astype(np.int16) - reference.astype(np.int16)).max())
-        walls: dict[str, list[float]] = {name: [] for name in variants}
+        names = [n for n in variants if n != "whole image" or width * height <= args.whole_max]
+        log(f"{source}: warm-up ({', '.join(names)})")
+        outputs = {name: variants[name](pixels) for name in names}
+        reference = outputs.get("whole image", outputs[FIXED_CONTEXT])
+        checks = {
+            name: int(np.abs(out.astype(np.int16) - reference.astype(np.int16)).max())
+            for name, out in outputs.items()
+        }
+        del outputs, reference
+        walls: dict[str, list[float]] = {name: [] for name in names}
         for index in range(args.rounds):
-            order = list(variants) if index % 2 == 0 else list(reversed(variants))
+            order = names if index % 2 == 0 else list(reversed(names))
             for name in order:
                 started = time.perf_counter()
                 variants[name](pixels)
                 walls[name].append(time.perf_counter() - started)
+            loads.append(load_average())
             log(f"  round {index + 1}: " + ", ".join(f"{n} {w[-1]:.2f} s" for n, w in walls.items()))
-        base = walls["whole image"]
+        against = "whole image" if "whole image" in walls else FIXED_CONTEXT
         for name, wall in walls.items():
-            ratio = median([b / w for b, w in zip(base, wall, strict=True)])
-            tiles, overlap = (
-                ("1", "1.000")
-                if name == "whole image"
-                else (lambda c: (str(c[0]), f"{c[1]:.3f}"))(
-                    computed(modules[name], session, height, width, tile)
-                )
+            by_whole = (
+                f"{median([b / w for b, w in zip(walls['whole image'], wall, strict=True)]):.3f}"
+                if "whole image" in walls
+                else "—"
             )
+            by_fixed = median([w / b for b, w in zip(walls[FIXED_CONTEXT], wall, strict=True)])
+            if name == "whole image":
+                tiles, context, overlap = "1", "—", "1.000"
+            else:
+                count, pad, ratio = computed(*grids[name], height, width, tile)
+                tiles, context, overlap = str(count), str(pad), f"{ratio:.3f}"
             rows.append(
                 [
                     f"{width}×{height}",
                     name,
                     tiles,
+                    context,
                     overlap,
                     "/".join(f"{w:.2f}" for w in wall),
                     f"{median(wall):.2f}",
-                    f"{ratio:.3f}",
-                    str(checks[name]),
+                    by_whole,
+                    f"{by_fixed:.3f}",
+                    f"{checks[name]} (vs {'whole' if against == 'whole image' else '32 px'})",
                 ]
             )
-    header = ["image", "run", "tiles", "computed ÷ image", "wall s per round", "median s", "÷ whole (paired)"]
+    header = [
+        "image",
+        "run",
+        "tiles",
+        "context px",
+        "computed ÷ image",
+        "wall s per round",
+        "median s",
+        "whole ÷ run (paired)",
+        "run ÷ 32 px (paired)",
+        "max |Δ|",
+    ]
     print(
-        f"\n{session.description}, auto tile {tile}, {args.rounds} interleaved rounds, "
-        f"load {load_average():.2f}"
+        f"\n{session.description}, auto tile {tile}, context radius {session.spec.context_radius} px, "
+        f"{args.rounds} interleaved rounds, load {min(loads):.2f}-{max(loads):.2f} "
+        f"(median {median(loads):.2f})"
     )
-    print(table([*header, "max |Δ| vs whole"], rows))
+    print(table(header, rows))
     session.close()
     return 0
 

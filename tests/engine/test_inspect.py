@@ -78,7 +78,7 @@ def test_inspect_exact_spec(
     name: str, build: Callable[[], onnx.ModelProto], expected: ModelSpec, provider: str
 ) -> None:
     spec = inspect_session(_session(build(), provider))
-    assert spec == expected
+    assert replace(spec, context_radius=None) == expected  # the radius: test_inspect_context.py
 
 
 def test_int_scale_property() -> None:

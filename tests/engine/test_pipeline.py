@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -74,7 +75,7 @@ def test_tiled_equals_whole_image_with_batches(rf4: Recording) -> None:
     image = random_image(97, 131, seed=3)
     expected = whole_image(rf4, image)
     before = len(rf4.shapes)
-    got = upscale_array(image, rf4, tile=8, batch=6)
+    got = upscale_array(image, rf4, tile=8, batch=6, pad=32)  # 32 px: more tiles than rf4 needs
     assert max_diff(got, expected) <= 1
     grid = plan_grid(97, 131, rf4.spec, tile=8, pad=32)
     assert grid.count == 4 * 10 and grid.tile_shape == (73, 71)  # tiles of at most (8 + 64)² px
@@ -89,15 +90,19 @@ def test_tiled_equals_whole_image_on_openvino(sessions: Sessions) -> None:
 
 
 def test_receptive_field_beyond_the_pad_shows_seams(sessions: Sessions) -> None:
-    # radius 40 > pad 32: tile borders must differ from the whole-image run (the test above can fail)
+    # radius 40 > 32 px: with the radius unknown (32 px of context) tile borders must differ from the
+    # whole-image run (the test above can fail)
     runner = sessions(dilated(40))
+    blind = OrtRunner(dilated(40), replace(runner.spec, context_radius=None))
     image = random_image(97, 131, seed=9)
     expected = whole_image(runner, image)
-    got = upscale_array(image, runner, tile=32)
-    assert plan_grid(97, 131, runner.spec, tile=32, pad=32).count > 1
+    got = upscale_array(image, blind, tile=32)
+    assert plan_grid(97, 131, blind.spec, tile=32, pad=0).count > 1
     assert max_diff(got, expected) > 1
-    # the same model with a pad that covers it is exact again
-    assert max_diff(upscale_array(image, runner, tile=32, pad=48), expected) <= 1
+    # the same model with a pad that covers it is exact again: asked for, or from its measured radius
+    assert max_diff(upscale_array(image, blind, tile=32, pad=48), expected) <= 1
+    assert runner.spec.context_radius == 40
+    assert max_diff(upscale_array(image, runner, tile=32), expected) <= 1
 
 
 def test_unpadded_model_border_is_added_to_the_pad(sessions: Sessions) -> None:
@@ -140,7 +145,7 @@ def test_static_batch_four_with_three_tiles(sessions: Sessions) -> None:
     image = random_image(40, 600, seed=5)
     grid = plan_grid(40, 600, static.spec, tile=40, pad=32)
     assert grid.count == 3
-    got = upscale_array(image, static, tile=40, batch=1)
+    got = upscale_array(image, static, tile=40, batch=1, pad=32)
     assert static.shapes == [(4, 3, *grid.tile_shape)]  # one run, padded to exactly 4
     dynamic = sessions(graphs.pixel_shuffle(2))
     assert max_diff(got, whole_image(dynamic, image)) <= 1
@@ -149,7 +154,7 @@ def test_static_batch_four_with_three_tiles(sessions: Sessions) -> None:
 def test_static_batch_pads_every_short_batch(sessions: Sessions) -> None:
     static = Recording(sessions(graphs.static_batch(4)))
     image = random_image(40, 260, seed=6)
-    got = upscale_array(image, static, tile=1, batch=8)  # 5 tiles → batches of 4 + 1 (padded)
+    got = upscale_array(image, static, tile=1, batch=8, pad=32)  # 5 tiles → batches of 4 + 1 (padded)
     assert plan_grid(40, 260, static.spec, tile=1, pad=32).count == 5
     assert [s[0] for s in static.shapes] == [4, 4]
     dynamic = sessions(graphs.pixel_shuffle(2))

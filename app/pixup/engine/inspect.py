@@ -2,7 +2,8 @@
 
 Graph metadata gives names, element type, layout and static dims. Everything else is *measured* by a
 few probe runs on tiny inputs (never guessed from names): scale = output ÷ input size, the multiple the
-input sides must respect, the smallest side that works, and the border unpadded convolutions eat.
+input sides must respect, the smallest side that works, the border unpadded convolutions eat, and
+how far beyond a cut the image still changes the output (the context the tiler must give each cut).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -18,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from pixup.engine.spec import Layout, ModelSpec
-from pixup.errors import ModelError
+from pixup.errors import EngineError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,17 @@ MULTIPLES = (1, 2, 4, 8, 16, 32, 64)
 PRECISION_PROBE = 24
 """Side of the extra probe that pins down a fractional scale (rounding hides it at tiny sizes)."""
 CHANNEL_COUNTS = (1, 3, 4)
+CONTEXT_PROBE = 128
+"""Side (input pixels, border excluded) of the image the context radius is measured on: reaches up
+to CONTEXT_PROBE − CONTEXT_CUT − CONTEXT_FAR px can be told from a global one."""
+CONTEXT_CUT = 16
+"""Pixels cut off the probe's right and bottom for the second run."""
+CONTEXT_FAR = 16
+"""A change that reaches within this many pixels of the probe's far edges has no finite reach here."""
+CONTEXT_LEVEL = 0.5 / 255
+"""Output change that counts (½ of an 8-bit level: below it tiled and whole-image runs round alike
+or differ by one level)."""
+CONTEXT_SEED = 0
 
 _DTYPES: dict[str, Literal["float32", "float16"]] = {"tensor(float)": "float32", "tensor(float16)": "float16"}
 _NUMPY = {"float32": np.float32, "float16": np.float16}
@@ -149,6 +162,87 @@ class _Prober:
             self.last_error = f"empty output at {height}×{width}"
             return None
         return int(c), int(h), int(w)
+
+    def run_image(self, image: np.ndarray) -> np.ndarray | None:
+        """The model's output (C×H×W float32) for one C×H×W image, or None when the run fails
+        (a static batch gets the image in every slot)."""
+        planes = image.astype(self.dtype)
+        feed = planes[None] if self.layout == "NCHW" else planes.transpose(1, 2, 0)[None]
+        feed = np.ascontiguousarray(np.broadcast_to(feed, (self.batch, *feed.shape[1:])))
+        options = ort.RunOptions()
+        options.log_severity_level = 4
+        self.runs += 1
+        try:
+            result = np.asarray(self.session.run([self.output_name], {self.input_name: feed}, options)[0])
+        except Exception as err:  # as in run(): a failure is an answer, not a crash
+            self.last_error = ort_error_line(err)
+            log.debug("context probe %s failed: %s", image.shape, self.last_error)
+            return None
+        out = result[0] if self.layout == "NCHW" else result[0].transpose(2, 0, 1)
+        return np.asarray(out, dtype=np.float32)
+
+
+def measure_context_radius(
+    prober: _Prober, scale: float, border: int, multiple: int, min_size: int
+) -> int | None:
+    """How far, in input pixels beyond the border, the image beyond a cut still moves the output by
+    more than CONTEXT_LEVEL; None when that reach does not end inside the probe (or the probe failed).
+
+    What is measured is what tiling does: the model runs on a noise image and on the same image with
+    its right and bottom CONTEXT_CUT px cut off, and the farthest output pixel (counted in input
+    pixels from the cut) that differs by more than ½ level is the radius. A cut at distance d from a
+    tile's core costs nothing when d ≥ the radius. Why a cut and not a single impulse: a cut changes
+    a whole half-plane at once (content gone, the model's padding in its place), and those small
+    changes add up: on the bundled models a cut reached 1-4 px farther than an impulse, on grey or on
+    texture (realesr-animevideov3: 15 px against 10-14). Why uniform noise: every frequency and the
+    full value range at once; on the bundled models it reached at least as far as photos, line art,
+    flat grey or white. The changes far from the cut come from the cut alone (the full image's own
+    edge lies ≥ CONTEXT_CUT px farther away), so the largest distance is measured cleanly.
+
+    Models with global pooling (squeeze-and-excitation in waifu2x CUNet, Real-CUGAN) change every
+    output pixel when the image changes anywhere: they get None, as does a reach longer than the
+    probe can tell apart from that."""
+    from pixup.engine.tiling import scale_fraction  # tiling imports the spec only; no cycle at load
+
+    try:
+        ratio = scale_fraction(scale)
+    except EngineError:
+        return None
+    step = math.lcm(max(multiple, 1), ratio.denominator)  # both runs' sizes map onto whole output pixels
+    side = max(-(-(CONTEXT_PROBE + 2 * border) // step) * step, min_size)
+    cut = -(-CONTEXT_CUT // step) * step
+    usable = side - cut - 2 * border  # the cut image's usable length (what has an output)
+    if usable <= CONTEXT_FAR:
+        return None
+    image = np.random.default_rng(CONTEXT_SEED).random((prober.channels, side, side), dtype=np.float32)
+    # The band that is cut away is brighter than the rest, so that cutting it changes the image's
+    # mean: a model that pools globally then changes everywhere (same-statistics noise would not).
+    image[:, side - cut :] = 0.5 + 0.5 * image[:, side - cut :]
+    image[:, : side - cut, side - cut :] = 0.5 + 0.5 * image[:, : side - cut, side - cut :]
+    full = prober.run_image(image)
+    part = prober.run_image(image[:, : side - cut, : side - cut])
+    if full is None or part is None:
+        return None
+    for out in (full, part):
+        # OpenVINO can return garbage (NaN, ~1e25) after refused probe sizes: no measurement then.
+        if not np.isfinite(out).all() or np.abs(out).max() > 1e3:
+            log.info("context probe gave implausible values; context radius left unmeasured")
+            return None
+    height, width = part.shape[1:]
+    if full.shape[1] < height or full.shape[2] < width:
+        return None
+    changed = (np.abs(np.clip(full[:, :height, :width], 0, 1) - np.clip(part, 0, 1)) > CONTEXT_LEVEL).any(0)
+    if not changed.any():
+        return 0
+    # Output pixel o comes from usable input pixel floor(o / scale); its distance to the cut is
+    # usable − that (1 for the last pixel): context d beyond a cut keeps changes up to d inside it.
+    dist_y = usable - np.arange(height) * ratio.denominator // ratio.numerator
+    dist_x = usable - np.arange(width) * ratio.denominator // ratio.numerator
+    dist = np.minimum(dist_y[:, None], dist_x[None, :])
+    radius = int(dist[changed].max())
+    if radius > usable - CONTEXT_FAR:
+        return None
+    return radius
 
 
 def _simplest_fraction(lo: float, hi: float, max_denominator: int = 64) -> float | None:
@@ -350,7 +444,8 @@ def _grown_length(result: tuple[int, int, int], fixed_h: int | None, fixed_w: in
 
 
 def inspect_session(session: ort.InferenceSession) -> ModelSpec:
-    """Inspect `session`'s model: metadata, then at most a dozen tiny probe runs.
+    """Inspect `session`'s model: metadata, at most a dozen tiny probe runs, then two runs of
+    CONTEXT_PROBE px that measure its context radius (dynamic shapes only).
 
     Raises ModelError with a one-line reason for anything that is not a float image-to-image model
     (classifier, wrong rank, integer input, ...), and its subclass ProbeError when the graph looks
@@ -374,8 +469,15 @@ def inspect_session(session: ort.InferenceSession) -> ModelSpec:
             continue
         if out_channels not in CHANNEL_COUNTS:
             raise ModelError(f"not an image-to-image model: output has {out_channels} channels")
+        started = time.perf_counter()
+        radius = (
+            measure_context_radius(prober, scale, border, multiple, min_size)
+            if io.fixed_height is None and io.fixed_width is None
+            else None  # one fixed size: the tiler's context is bounded by it anyway
+        )
         log.info(
-            "inspected %s: %s %s %d→%d ch, scale %g, multiple %d, min %d, border %d (%d probe runs)",
+            "inspected %s: %s %s %d→%d ch, scale %g, multiple %d, min %d, border %d, context %s "
+            "(%d probe runs; context probe %.2f s)",
             io.input_name,
             io.dtype,
             layout,
@@ -385,7 +487,9 @@ def inspect_session(session: ort.InferenceSession) -> ModelSpec:
             multiple,
             min_size,
             border,
+            "none" if radius is None else f"{radius} px",
             prober.runs,
+            time.perf_counter() - started,
         )
         return ModelSpec(
             input_name=io.input_name,
@@ -401,5 +505,6 @@ def inspect_session(session: ort.InferenceSession) -> ModelSpec:
             min_size=min_size,
             border=border,
             scale=scale,
+            context_radius=radius,
         )
     raise errors[0]

@@ -40,6 +40,13 @@ class ModelSpec:
     output = scale × (input − 2·border)."""
     scale: float
     """Output size ÷ input size, from a probe run (4.0, 2.0, 1.0, 1.5 ...)."""
+    context_radius: int | None = None
+    """How far, in input pixels beyond the `border`, cutting the image away still moves the output
+    by more than ½ of an 8-bit level (measured at inspection: `inspect.measure_context_radius`);
+    the tiler gives every cut this much context plus a margin (`tiling.context_for`). None when not
+    measured (fixed input shape, failed probe) or when the reach did not end inside the probe
+    (global pooling such as squeeze-and-excitation blocks, or a very wide field): the tiler then
+    keeps its default context."""
 
     @property
     def fixed_shape(self) -> bool:

@@ -3,11 +3,12 @@
 Coordinates: a tile's *core* is the part of the input whose output it owns; cores partition the
 image. Where two tiles meet, each has at least `pad` pixels of context beyond the cut (plus the
 model's `border` for unpadded models), so the cut is invisible as long as the model's receptive field
-fits in the pad. Every tile has the same input shape, so batches are uniform and nothing is
-stretched. Tiles are spread evenly from the image's start to its end and stay inside it: at the
-image's edges the model sees the edge itself, exactly as in one whole-image run. An image within the
-tile budget is one tile with no context at all. Only what has to lie outside the image (the border an
-unpadded model eats; slack up to a fixed, minimal or multiple-of input size) is mirrored (reflect-101).
+fits in the pad: the pad comes from the model's measured context radius (`context_for`). Every tile
+has the same input shape, so batches are uniform and nothing is stretched. Tiles are spread evenly
+from the image's start to its end and stay inside it: at the image's edges the model sees the edge
+itself, exactly as in one whole-image run. An image within the tile budget is one tile with no
+context at all. Only what has to lie outside the image (the border an unpadded model eats; slack up
+to a fixed, minimal or multiple-of input size) is mirrored (reflect-101).
 
 Fractional scales a/q: tile origins, cuts, sizes and pads are multiples of q, so every tile maps onto
 whole output pixels and an output pixel always comes from the same place in the model's view.
@@ -27,8 +28,24 @@ from pixup.engine.spec import ModelSpec
 from pixup.errors import EngineError
 
 _WRITE_BAND = 128  # rows quantised at once by the stitcher
-MIN_PAD = 32
-"""Context on each side of a tile never drops below this (except where a fixed input forbids it)."""
+DEFAULT_PAD = 32
+"""Context on each side of a cut for a model whose context radius is unknown (not measured, or no
+finite reach: global pooling)."""
+MIN_PAD = DEFAULT_PAD
+"""The context the tile budget is sized around: a tile holds at most (tile + 2·MIN_PAD)² pixels,
+whatever context the model needs (what `hardware.auto_tile_size` sizes memory for)."""
+CONTEXT_MARGIN = 4
+"""Pixels added to a measured context radius, at least (a quarter of the radius when that is more):
+the radius comes from one noise image; other content, and corners where two cuts meet, reach a
+little farther (realesr-animevideov3: radius 14 on noise, 18 3×3 convolutions in all)."""
+
+
+def context_for(spec: ModelSpec, pad: int = 0) -> int:
+    """Context on each side of a cut for the model `spec` describes, at least `pad`: its measured
+    context radius plus a margin (which may be less or more than DEFAULT_PAD), else DEFAULT_PAD."""
+    radius = spec.context_radius
+    needed = DEFAULT_PAD if radius is None else radius + max(CONTEXT_MARGIN, -(-radius // 4))
+    return max(pad, needed)
 
 
 def reflect101(index: np.ndarray, size: int) -> np.ndarray:
@@ -326,10 +343,10 @@ def plan_grid(height: int, width: int, spec: ModelSpec, *, tile: int, pad: int) 
     `tile` sets the memory budget: a tile holds at most (tile + 2·MIN_PAD)² input pixels (the size
     `hardware.auto_tile_size` sizes memory for). An image within the budget runs as one tile with no
     context; a larger one gets the grid, among those whose tiles fit the budget, that computes the
-    fewest pixels (`max(pad, MIN_PAD)` px of context at every cut). Fixed-shape axes take the
-    model's size."""
+    fewest pixels (`context_for(spec, pad)` px of context at every cut: what the model needs, at
+    least `pad`). Fixed-shape axes take the model's size."""
     scale = scale_fraction(spec.scale)
-    pad = max(pad, MIN_PAD)
+    pad = context_for(spec, pad)
     budget = (max(tile, 1) + 2 * MIN_PAD) ** 2
     axes = {"border": spec.border, "multiple": max(spec.multiple, 1), "min_size": spec.min_size}
     q = scale.denominator

@@ -17,7 +17,7 @@ from pixup.engine.progress import Progress
 from pixup.engine.providers import short_name
 from pixup.engine.runner import InferenceRunner, OutOfMemory
 from pixup.engine.scaling import plan_scale, resize_lanczos
-from pixup.engine.tiling import MIN_PAD, TileGrid, plan_grid
+from pixup.engine.tiling import MIN_PAD, TileGrid, context_for, plan_grid
 from pixup.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def upscale_array(
     *,
     target_scale: float | None = None,
     tile: int | None = None,
-    pad: int = 32,
+    pad: int = 0,
     batch: int = 1,
     token: CancelToken | None = None,
     progress: Callable[[Progress], None] | None = None,
@@ -97,7 +97,8 @@ def upscale_array(
     Returns a new array of the same dtype and channel count, round(H·scale)×round(W·scale).
     `tile`: tile budget in pixels (None: automatic from free memory): a tile holds at most
     (tile + 64)² input pixels, an image within that runs as one tile (`tiling.plan_grid`).
-    `pad`: context on each side of a cut between tiles (at least 32).
+    `pad`: context on each side of a cut between tiles, at least (0: what the model needs, its
+    measured context radius plus a margin, or 32 px when unknown: `tiling.context_for`).
     `batch`: tiles per run (a model with a static batch overrides it). `progress` is called from a
     worker thread after every tile. `fallback` replaces `runner.fallback()` when the caller owns the
     sessions (the model slot installs the successor and closes the failed one).
@@ -123,7 +124,6 @@ def upscale_array(
     output_bytes = max(h * w for h, w in sizes[1:]) * channels * image.itemsize
     tile_size = tile if tile is not None else auto_tile_size(active, batch, output_bytes)
     job = _Job(plan.passes, progress)
-    wanted_pad = max(pad, MIN_PAD)
     pad_told = False
 
     current = image
@@ -131,6 +131,7 @@ def upscale_array(
         job.pass_index = index
         while True:
             grid = plan_grid(*sizes[index], active.spec, tile=tile_size, pad=pad)
+            wanted_pad = context_for(active.spec, pad)
             if grid.pad < wanted_pad and not pad_told:
                 notes.append(
                     f"The model's fixed {grid.rows.tile_in}×{grid.cols.tile_in} px input leaves room for "

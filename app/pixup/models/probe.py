@@ -30,7 +30,8 @@ from pixup.paths import user_paths
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 300
-SPEC_CACHE_VERSION = 1
+SPEC_CACHE_VERSION = 2
+"""Part of the cache key: 2 added the measured context radius, so specs cached before it are probed again."""
 
 
 def _digest(path: Path) -> str:
