@@ -164,7 +164,8 @@ def test_progress_events_are_throttled(service: JobService, models: dict[str, st
     service.subscribe(recorder)
     # Many quick tiles: far more than 10 a second without throttling.
     opts = UpscaleOptions(model=models["x2"], tile=16, output_dir=str(tmp_path / "o"))
-    service.submit("job-fast", [image(tmp_path / "big.png", size=512)], opts)
+    # 1536 px: the x2 graph needs 5 px of context (not 32), so 512 px gave only 54 tiles
+    service.submit("job-fast", [image(tmp_path / "big.png", size=1536)], opts)
     assert service.wait("job-fast", TIMEOUT)
     events = recorder.of("job-fast")
     final = service.status("job-fast")
