@@ -353,9 +353,10 @@ class ModelSession:
 
     @property
     def honours_terminate(self) -> bool:
-        """Whether a cancel stops the computation itself. OpenVINO runs the graph as one node and
-        ignores RunOptions.terminate: `run` still returns at once, but the device stays busy until
-        the abandoned inference ends, so callers may want shorter inferences (smaller tiles)."""
+        """Whether a cancel stops the computation itself. ONNX Runtime's OpenVINO provider runs the
+        graph as one node and ignores RunOptions.terminate: `run` still returns at once, but the
+        device stays busy until the abandoned inference ends. OpenVINO CPU through its own API
+        (`openvino_native`, used whenever the spec is known) cancels between graph nodes."""
         return self.choice.name != OPENVINO or self._native is not None
 
     @property
