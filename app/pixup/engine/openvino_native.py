@@ -190,6 +190,8 @@ class CompiledOpenVino:
 
     def _run(self, feed: np.ndarray, stop: Callable[[], bool] | None) -> np.ndarray:
         lib = self._lib
+        if stop is not None and stop():  # stopped before it started: run nothing
+            raise InferCancelled()
         dims = (ctypes.c_int64 * feed.ndim)(*feed.shape)
         shape = _Shape()
         _check(lib, lib.ov_shape_create(feed.ndim, dims, ctypes.byref(shape)), "input shape")
