@@ -110,3 +110,23 @@ def test_shutdown_removes_uploads(api: Api, tmp_path: Path) -> None:
     assert uploads.is_dir()
     made.shutdown()
     assert not os.path.exists(uploads)
+
+
+def test_errors_name_an_uploaded_file_by_its_name(server: ApiServer, api: Api, x2_model: str) -> None:
+    """A dropped file that is not an image fails with a line that names the file the person
+    dropped, not the temporary folder the browser uploaded it into; `input` keeps the full path
+    (the UI fetches previews by it)."""
+    status, body = request(server, "POST", "/api/upload?name=holiday.png", b"this is not a picture")
+    assert status == 200
+    uploaded = json.loads(body)["path"]
+    job = {"job_id": "job-upload-1", "inputs": [uploaded], "options": {"model": x2_model}}
+    status, _ = request(server, "POST", "/api/start_job", json.dumps(job).encode())
+    assert status == 200
+    assert api.service.wait("job-upload-1", 60)
+    status, body = request(server, "POST", "/api/job_status", json.dumps({"job_id": "job-upload-1"}).encode())
+    assert status == 200
+    state = json.loads(body)["files"][0]
+    assert state["status"] == "failed"
+    assert state["input"] == uploaded
+    assert state["error"].startswith("holiday.png: ")
+    assert str(server.uploads) not in state["error"]

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
 import mimetypes
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -24,6 +26,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from pixup.api.bridge import Api
+
+_READ_TEXTS = frozenset({"error", "notices", "message"})
+"""Reply fields a person reads (see ApiServer.shown)."""
 
 log = logging.getLogger("pixup.api.http")
 
@@ -119,6 +124,27 @@ class ApiServer:
         if any(path.is_relative_to(root) for root in self.roots) or self.api.may_serve(path):
             return path
         return None
+
+    def shown(self, body: bytes) -> bytes:
+        """A reply as the browser shows it: in the texts a person reads (a file's error and
+        notices, an error message), an uploaded file is named by its name, not by the temporary
+        folder it was uploaded into. Paths the UI uses (`input`, `output`) stay whole."""
+        folder = str(self.uploads)
+        if json.dumps(folder)[1:-1].encode() not in body:  # as it appears inside JSON strings
+            return body
+        sep = re.escape(os.sep)
+        uploaded = re.compile(re.escape(folder) + sep + rf"[^{sep}\s]+" + sep)
+
+        def clean(node: object, readable: bool = False) -> object:
+            if isinstance(node, str):
+                return uploaded.sub("", node) if readable else node
+            if isinstance(node, list):
+                return [clean(value, readable) for value in node]
+            if isinstance(node, dict):
+                return {key: clean(value, key in _READ_TEXTS) for key, value in node.items()}
+            return node
+
+        return json.dumps(clean(json.loads(body)), ensure_ascii=False, separators=(",", ":")).encode()
 
     def save_upload(self, name: str, length: int, stream: object) -> Path:
         safe = Path(name).name.strip() or "upload"
@@ -225,7 +251,7 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
             if length is None:
                 return
             status, body = server.api.handle(method, self.rfile.read(length))
-            self._send(status, body)
+            self._send(status, server.shown(body))
 
         # -------------------------------------------------------------- endpoints
 
