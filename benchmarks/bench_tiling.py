@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -38,10 +37,10 @@ import numpy as np
 from _common import ROOT, default_model_onnx, load_average, median, sample_image, table
 from bench_engine import WholeImage
 from pixup.engine import pipeline, tiling, upscale
-from pixup.engine.cancel import CancelToken
 from pixup.engine.providers import provider_plan
 from pixup.engine.session import ModelSession
 from pixup.engine.spec import ModelSpec
+from pixup.engine.tiling import DEFAULT_PAD
 from pixup.engine.upscale import auto_tile_size, upscale_array
 
 MODEL_CONTEXT = "grid, model's context"
@@ -80,29 +79,11 @@ def grid_from(module: ModuleType) -> Iterator[None]:
         upscale.plan_grid, pipeline.cut_tile, pipeline.Stitcher = saved
 
 
-class Respec:
-    """`session` with another spec: the same model and provider tiled with other context."""
-
-    def __init__(self, session: ModelSession, spec: ModelSpec) -> None:
-        self._session = session
-        self.spec = spec
-
-    @property
-    def provider(self) -> str:
-        return self._session.provider
-
-    def run(self, batch: np.ndarray, token: CancelToken | None = None) -> np.ndarray:
-        return self._session.run(batch, token)
-
-    def fallback(self) -> None:
-        return None
-
-
 def computed(
-    module: ModuleType, spec: ModelSpec, height: int, width: int, tile: int
+    module: ModuleType, spec: ModelSpec, height: int, width: int, tile: int, pad: int = 0
 ) -> tuple[int, int, float]:
     """(tiles, context px, pixels computed ÷ image pixels) of `module`'s grid."""
-    grid = module.plan_grid(height, width, spec, tile=tile, pad=0)
+    grid = module.plan_grid(height, width, spec, tile=tile, pad=pad)
     th, tw = grid.tile_shape
     return grid.count, grid.pad if grid.count > 1 else 0, grid.count * th * tw / (height * width)
 
@@ -123,20 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     plan = [c for c in provider_plan("fast") if c.device in ("CPU", "")][:1]
     session = ModelSession.open(model, plan=plan)
     whole = WholeImage(model, session.choice, session.spec)
-    fixed = Respec(session, replace(session.spec, context_radius=None))
     log(f"provider: {session.description}; context radius {session.spec.context_radius} px")
     variants: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "whole image": whole.upscale,
         MODEL_CONTEXT: lambda p: upscale_array(p, session),
-        FIXED_CONTEXT: lambda p: upscale_array(p, fixed),
+        # `pad` is "at least": 32 px on every cut, what every model got before its radius was measured
+        FIXED_CONTEXT: lambda p: upscale_array(p, session, pad=DEFAULT_PAD),
     }
-    grids: dict[str, tuple[ModuleType, ModelSpec]] = {
-        MODEL_CONTEXT: (tiling, session.spec),
-        FIXED_CONTEXT: (tiling, fixed.spec),
+    grids: dict[str, tuple[ModuleType, ModelSpec, int]] = {  # module, spec, pad ("at least")
+        MODEL_CONTEXT: (tiling, session.spec, 0),
+        FIXED_CONTEXT: (tiling, session.spec, DEFAULT_PAD),
     }
     if args.legacy:
         old = legacy_tiling(args.legacy)
-        grids[f"grid ({args.legacy})"] = (old, session.spec)
+        grids[f"grid ({args.legacy})"] = (old, session.spec, 0)
 
         def run_old(p: np.ndarray) -> np.ndarray:
             with grid_from(old):
@@ -179,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             if name == "whole image":
                 tiles, context, overlap = "1", "—", "1.000"
             else:
-                count, pad, ratio = computed(*grids[name], height, width, tile)
+                module, spec, at_least = grids[name]
+                count, pad, ratio = computed(module, spec, height, width, tile, at_least)
                 tiles, context, overlap = str(count), str(pad), f"{ratio:.3f}"
             rows.append(
                 [
