@@ -9,9 +9,11 @@ fresh process per run, PNG level 1. Peak RSS from `/usr/bin/time -f %M` (the who
 model, decode, tiles, output, encode). Target: 1.5 × the output's uint8 size + 400 MB (616 MB here).
 
 Per format, two processes, in the same run:
-- **now**: pixup as it is (tiles sized by `hardware.openvino_memory_tile`, big JPEGs in strips).
+- **now**: pixup as it is (tiles sized by `hardware.openvino_memory_tile`, big JPEGs in strips,
+  big lossy WebPs in bands through libwebp's API).
 - **before**: the same code with the previous choices patched back in: tile 448 (the former cap,
-  512² tiles) and JPEG through Pillow's whole-image encode with optimised tables.
+  512² tiles), JPEG through Pillow's whole-image encode with optimised tables and WebP through
+  Pillow's whole-image encode.
 Reported: peak MB, wall s, output size, and now ÷ before.
 """
 
@@ -35,7 +37,7 @@ TARGET_OVERHEAD_MB = 400
 BEFORE = r"""
 import sys
 import pixup.imaging.encode as encode
-encode.JPEG_WHOLE_MAX_PIXELS = 10**15
+encode.WHOLE_IMAGE_MAX_PIXELS = 10**15
 from pixup.cli import main
 sys.exit(main(sys.argv[1:]))
 """

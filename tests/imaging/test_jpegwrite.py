@@ -52,7 +52,7 @@ def small_strips(monkeypatch: pytest.MonkeyPatch) -> None:
     """Strips of a couple of MCU rows and a low size limit, so small test images take the strip path
     with many strips (more than eight: the RST numbers wrap)."""
     monkeypatch.setattr(jpegwrite, "_STRIP_BYTES", 1)
-    monkeypatch.setattr(encode, "JPEG_WHOLE_MAX_PIXELS", 100)
+    monkeypatch.setattr(encode, "WHOLE_IMAGE_MAX_PIXELS", 100)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_strips_decode_to_the_whole_image_encode(
     options = EncodeOptions(quality=88, jpeg_subsampling=subsampling)  # type: ignore[arg-type]
     whole = write_image(pixels, tmp_path / "whole.jpg", fmt="jpg", options=options, metadata=None)
     monkeypatch.setattr(jpegwrite, "_STRIP_BYTES", 1)
-    monkeypatch.setattr(encode, "JPEG_WHOLE_MAX_PIXELS", 100)
+    monkeypatch.setattr(encode, "WHOLE_IMAGE_MAX_PIXELS", 100)
     strips = write_image(pixels, tmp_path / "strips.jpg", fmt="jpg", options=options, metadata=None)
 
     data = strips.read_bytes()

@@ -4,7 +4,9 @@ What each format keeps: PNG and TIFF keep 16 bits and alpha; WebP keeps alpha at
 keeps neither (alpha is flattened onto `EncodeOptions.background`). Metadata is fitted to the
 pixels on the way (metadata.fit_metadata): EXIF grafted, XMP orientation/size fixed, a profile of
 the wrong colour space dropped. PNG (8 and 16 bits: parallel deflate) and TIFF use pixup's own small
-writers (Pillow has no 16-bit colour mode); JPEG and WebP go through Pillow.
+writers (Pillow has no 16-bit colour mode); JPEG and WebP go through Pillow, except big baseline
+JPEGs (written in strips, imaging/jpegwrite.py) and big lossy WebPs (libwebp fed a band of rows at
+a time, imaging/webpwrite.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PIL import Image
 
 from pixup.api.choices import JpegSubsampling
 from pixup.errors import ImageWriteError
+from pixup.imaging import webpwrite
 from pixup.imaging.atomic import atomic_write
 from pixup.imaging.jpegwrite import write_jpeg_strips
 from pixup.imaging.limits import FORMATS, Format, check_output_fits, formats_that_fit
@@ -31,8 +34,9 @@ __all__ = ["EncodeOptions", "check_output_fits", "encode_notes", "formats_that_f
 
 log = logging.getLogger(__name__)
 
-JPEG_WHOLE_MAX_PIXELS = 4_000_000
-"""Above this, a baseline JPEG is written in strips (see `_jpeg_in_strips`)."""
+WHOLE_IMAGE_MAX_PIXELS = 4_000_000
+"""Above this, a baseline JPEG is written in strips (see `_jpeg_in_strips`) and a lossy WebP in
+bands (see `_webp_in_bands`); up to it, Pillow encodes the whole image."""
 _JPEG_XMP_MAX = 65502  # one APP1 segment less the XMP namespace header; larger needs "extended XMP"
 
 
@@ -97,8 +101,9 @@ def write_image(
     height, width, channels = pixels.shape
     check_output_fits(width, height, fmt, channels=channels, bit_depth=pixels.itemsize * 8)
     notes = encode_notes(channels, pixels.itemsize * 8, fmt)
-    source = pixels  # JPEG strips convert (flatten, 8-bit) a strip at a time: no full-size copy
-    pixels, channels = _for_format(pixels, fmt, options, whole=not _jpeg_in_strips(fmt, pixels, options))
+    source = pixels  # JPEG strips and WebP bands convert (8-bit...) a band at a time: no full-size copy
+    whole = not (_jpeg_in_strips(fmt, pixels, options) or _webp_in_bands(fmt, pixels, options))
+    pixels, channels = _for_format(pixels, fmt, options, whole=whole)
     fitted, dropped = fit_metadata(metadata or Metadata(), width, height, channels)
     for note in notes + dropped:
         log.info("%s: %s", path, note)
@@ -119,7 +124,7 @@ def write_image(
         elif fmt == "jpg":
             _jpeg(f, pixels, source, options, fitted, path)
         else:
-            _webp(f, pixels, options, fitted)
+            _webp(f, pixels, source, options, fitted, path)
 
     return atomic_write(path, writer, overwrite)
 
@@ -128,9 +133,12 @@ def _for_format(
     pixels: np.ndarray, fmt: Format, options: EncodeOptions, *, whole: bool = True
 ) -> tuple[np.ndarray, int]:
     """Pixels the format can store: 8-bit for JPEG/WebP, no alpha for JPEG, no gray for WebP.
-    `whole=False` (JPEG in strips): only the channel count; the strips are converted one by one."""
+    `whole=False` (JPEG in strips, WebP in bands): only the channel count; the bands are converted
+    one by one."""
     if fmt == "jpg" and not whole:
         return pixels, min(int(pixels.shape[2]), 3)
+    if fmt == "webp" and not whole:
+        return pixels, 4 if pixels.shape[2] == 4 else 3
     if fmt == "jpg":
         pixels = to_uint8(flatten_alpha(pixels, options.background))
     elif fmt == "webp":
@@ -158,9 +166,9 @@ def _png(f: BinaryIO, pixels: np.ndarray, options: EncodeOptions, meta: Metadata
 def _jpeg_in_strips(fmt: Format, pixels: np.ndarray, options: EncodeOptions) -> bool:
     """Big baseline JPEGs are written in strips (pixup.imaging.jpegwrite): Pillow's whole-image
     encode copies the pixels and, to optimise its Huffman tables, buffers every coefficient (about
-    10 bytes per pixel at 4:4:4). Up to `JPEG_WHOLE_MAX_PIXELS` that is cheap and gives files a few
+    10 bytes per pixel at 4:4:4). Up to `WHOLE_IMAGE_MAX_PIXELS` that is cheap and gives files a few
     per cent smaller; a progressive JPEG needs the whole image whatever its size."""
-    big = pixels.shape[0] * pixels.shape[1] > JPEG_WHOLE_MAX_PIXELS
+    big = pixels.shape[0] * pixels.shape[1] > WHOLE_IMAGE_MAX_PIXELS
     return fmt == "jpg" and big and not options.jpeg_progressive
 
 
@@ -204,9 +212,33 @@ def _jpeg(
     _pillow_image(pixels).save(f, format="JPEG", **kwargs)
 
 
-def _webp(f: BinaryIO, pixels: np.ndarray, options: EncodeOptions, meta: Metadata) -> None:
+def _webp_in_bands(fmt: Format, pixels: np.ndarray, options: EncodeOptions) -> bool:
+    """Big lossy WebPs are encoded from YUV planes filled a band at a time (pixup.imaging.webpwrite):
+    Pillow's encode copies the pixels into its 4-byte image and libwebp makes an ARGB picture of
+    that before its YUV one (+460 MB at 8000×6000, against +72 MB). Lossless WebP, small images and
+    a Python without a usable libwebp stay with Pillow."""
+    big = pixels.shape[0] * pixels.shape[1] > WHOLE_IMAGE_MAX_PIXELS
+    return fmt == "webp" and big and not options.webp_lossless and webpwrite.library() is not None
+
+
+def _webp(
+    f: BinaryIO, pixels: np.ndarray, source: np.ndarray, options: EncodeOptions, meta: Metadata, path: Path
+) -> None:
+    """`pixels`: converted for WebP (Pillow path); `source`: as given (band path)."""
+    quality = options.quality or 90
+    if _webp_in_bands("webp", source, options):
+        height, width, channels = source.shape
+        try:
+            webpwrite.write_webp_bands(
+                f, height, width, channels, lambda top, bottom: to_uint8(source[top:bottom]),
+                quality=quality, method=4, icc=meta.icc, exif=meta.exif, xmp=meta.xmp, name=str(path),
+            )
+            return
+        except webpwrite.WebPUnavailable as err:  # raised before anything is written
+            log.debug("%s: WebP through Pillow: %s", path, err)
+            pixels = gray_to_rgb(to_uint8(source))
     kwargs: dict[str, object] = {
-        "quality": options.quality or 90,
+        "quality": quality,
         "lossless": options.webp_lossless,
         "method": 4,
     }
