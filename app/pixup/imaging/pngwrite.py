@@ -1,11 +1,14 @@
 """A small PNG writer (numpy + zlib) for what Pillow cannot write: 16-bit RGB and RGBA.
 
 Pillow has no 16-bit colour mode, so a 16-bit upscale would lose its low byte on the way out.
-This writer streams the image in row blocks: each block is filtered with the five PNG filters at
-once (vectorised), each row keeps the filter with the smallest sum of absolute signed bytes (the
-heuristic libpng uses). Segments of rows are deflated on a few threads (zlib and numpy release the
-GIL) and joined into one zlib stream the way pigz does it: each segment is raw deflate ended by a
-sync flush, the stream gets one zlib header and the Adler-32 of all the filtered bytes.
+This writer streams the image in row blocks: each block is filtered with the PNG filters None, Sub,
+Up and Average at once (vectorised, in uint8), each row keeps the filter with the smallest sum of
+absolute signed bytes (the heuristic libpng uses). Paeth is not a candidate: it is the one filter
+that needs 16-bit arithmetic (most of the old filter time), and with this heuristic it made the
+files larger, not smaller (benchmarks/README.md, PNG). Segments of rows are deflated on a few
+threads (zlib and numpy release the GIL) and joined into one zlib stream the way pigz does it: each
+segment is raw deflate ended by a sync flush, the stream gets one zlib header and the Adler-32 of
+all the filtered bytes.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from pixup.imaging.metadata import EXIF_HEADER
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPE = {1: 0, 3: 2, 4: 6}  # gray, RGB, RGBA
-_BLOCK_BYTES = 256 << 10  # raw bytes filtered at a time: the filter's temporaries are ~25× this
+_BLOCK_BYTES = 256 << 10  # raw bytes filtered at a time: the filter temporaries are ~6× this
 _SEGMENT_BYTES = 4 << 20  # raw bytes per independently deflated segment (one per thread)
 _MAX_WORKERS = 4
 _ADLER_MOD = 65521
+_FILTER_CHOICE = "four"
+"""Candidate filters per row: "four" (None, Sub, Up, Average) or "five" (also Paeth, in int16:
+the writer's choice before, kept so benchmarks/bench_png.py can compare the two in one run)."""
 
 
 def _chunk(f: BinaryIO, kind: bytes, data: bytes) -> None:
@@ -116,18 +122,28 @@ def _segment(
     big = pixels.dtype == np.uint16
     squeeze = zlib.compressobj(level, zlib.DEFLATED, -15)
     step = max(1, _BLOCK_BYTES // row_bytes)
-    previous = _row_bytes(pixels[top - 1], big) if top else np.zeros(row_bytes, dtype=np.uint8)
+    five = _FILTER_CHOICE == "five"
+    # Row 0 of `stack` is the row above the block, rows 1.. the block's bytes: the Up and Average
+    # filters read it as a view one row higher, without a shifted copy.
+    stack = np.empty((step + 1, row_bytes), dtype=np.uint8)
+    if top:
+        stack[0] = _row_bytes(pixels[top - 1], big)
+    else:
+        stack[0] = 0
     length = 0
     checksum = 1
     deflated_parts: list[bytes] = []
     for start in range(top, min(top + rows, height), step):
         block = pixels[start : min(start + step, top + rows, height)]
-        raw = block.astype(">u2" if big else np.uint8).view(np.uint8).reshape(len(block), row_bytes)
-        filtered = _filter_rows(raw, previous, bpp).tobytes()
-        length += len(filtered)
-        checksum = zlib.adler32(filtered, checksum)
-        deflated_parts.append(squeeze.compress(filtered))
-        previous = raw[-1]
+        n = len(block)
+        raw = stack[1 : n + 1]
+        raw.view(">u2" if big else np.uint8).reshape(block.shape)[...] = block
+        filtered = _filter_rows_five(raw, stack[0], bpp) if five else _filter_rows(stack[: n + 1], bpp)
+        data = filtered.data  # C-contiguous: zlib reads the array's bytes in place, no copy
+        length += data.nbytes
+        checksum = zlib.adler32(data, checksum)
+        deflated_parts.append(squeeze.compress(data))
+        stack[0] = raw[-1]
     deflated_parts.append(squeeze.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
     return length, checksum, b"".join(deflated_parts)
 
@@ -136,8 +152,47 @@ def _row_bytes(row: np.ndarray, big: bool) -> np.ndarray:
     return row.astype(">u2" if big else np.uint8).view(np.uint8).reshape(-1)
 
 
-def _filter_rows(raw: np.ndarray, previous: np.ndarray, bpp: int) -> np.ndarray:
-    """Rows of `raw` (uint8, n×L), each prefixed by its best filter type byte: n×(L+1)."""
+def _filter_rows(stack: np.ndarray, bpp: int) -> np.ndarray:
+    """Rows 1.. of `stack` (uint8, (n+1)×L; row 0 is the row above them, zeros for the first row of
+    the image), each filtered with the one of None, Sub, Up and Average whose bytes have the
+    smallest sum of |signed byte| and prefixed by that filter's type byte: n×(L+1), C-contiguous.
+    All in uint8, whose arithmetic wraps modulo 256 as the PNG filters specify."""
+    raw, up = stack[1:], stack[:-1]
+    n, length = raw.shape
+    x, a, b = raw[:, bpp:], raw[:, :-bpp], up[:, bpp:]  # a pixel's byte, left of it, above it
+    filtered = np.empty((4, n, length + 1), dtype=np.uint8)  # filter types 0-3, type byte first
+    for kind in range(4):
+        filtered[kind, :, 0] = kind
+    rows = filtered[:, :, 1:]
+    rows[0] = raw
+    np.subtract(x, a, out=rows[1, :, bpp:])
+    rows[1, :, :bpp] = raw[:, :bpp]  # no pixel on the left: Sub keeps the byte
+    np.subtract(raw, up, out=rows[2])
+    mean = rows[3, :, bpp:]  # floor((a + b) / 2) without a carry out of the byte: a&b + (a^b)>>1
+    np.bitwise_and(a, b, out=mean)
+    spare = np.bitwise_xor(a, b)
+    spare >>= 1
+    mean += spare
+    np.subtract(x, mean, out=mean)
+    np.right_shift(up[:, :bpp], 1, out=rows[3, :, :bpp])
+    np.subtract(raw[:, :bpp], rows[3, :, :bpp], out=rows[3, :, :bpp])
+
+    cost = np.empty((4, n), dtype=np.uint32)
+    spare = np.empty((n, length), dtype=np.uint8)
+    for kind in range(4):
+        np.negative(rows[kind], out=spare)
+        np.minimum(rows[kind], spare, out=spare)  # |signed byte|: min(v, 256 - v)
+        spare.sum(axis=1, dtype=np.uint32, out=cost[kind])
+    best = cost.argmin(axis=0)
+    first = int(best[0])
+    chosen: np.ndarray = filtered[first] if (best == first).all() else filtered[best, np.arange(n)]
+    return chosen
+
+
+def _filter_rows_five(raw: np.ndarray, previous: np.ndarray, bpp: int) -> np.ndarray:
+    """The writer's choice before `_filter_rows` (`_FILTER_CHOICE = "five"`): all five filters,
+    Paeth included (in int16), for every row; same heuristic. Rows of `raw` (uint8, n×L), each
+    prefixed by its filter type byte: n×(L+1)."""
     n, length = raw.shape
     up = np.empty_like(raw)
     up[0] = previous
