@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 MAX_DIMENSION = 16383
 """WEBP_MAX_DIMENSION: the most pixels per side a WebP holds."""
-_BAND_PIXELS = 1 << 18
-"""Source pixels per band: bounds the conversion's temporaries to a few MB."""
+_BAND_PIXELS = 1 << 16
+"""Source pixels per band: the conversion's temporaries stay about 3 MB (8 rows of an 8000 px image)."""
 _WEBP_YUV420, _WEBP_YUV420A = 0, 4
 _PRESET_DEFAULT = 0
 _ALPHA_FLAG, _ICC_FLAG, _EXIF_FLAG, _XMP_FLAG = 0x10, 0x20, 0x08, 0x04
@@ -225,7 +225,7 @@ def library() -> _Lib | None:
 _GAMMA, _GAMMA_FIX, _GAMMA_TAB_FIX = 0.80, 12, 7
 _GAMMA_SCALE = (1 << _GAMMA_FIX) - 1
 _GAMMA_TAB_SIZE = 1 << (_GAMMA_FIX - _GAMMA_TAB_FIX)
-_TO_LINEAR = np.array([int((v / 255.0) ** _GAMMA * _GAMMA_SCALE + 0.5) for v in range(256)], np.int32)
+_TO_LINEAR = np.array([int((v / 255.0) ** _GAMMA * _GAMMA_SCALE + 0.5) for v in range(256)], np.uint16)
 _TO_GAMMA = np.array(
     [int(255.0 * ((1 << _GAMMA_TAB_FIX) / _GAMMA_SCALE * v) ** (1.0 / _GAMMA) + 0.5)
      for v in range(_GAMMA_TAB_SIZE + 1)],
@@ -234,9 +234,10 @@ _TO_GAMMA = np.array(
 _ALPHA_FIX = 19
 _INV_ALPHA = np.array([0] + [(1 << _ALPHA_FIX) // a for a in range(1, 4 * 255 + 1)], np.int64)
 _YUV_FIX = 16
+_MAX_SUM = 4 * _GAMMA_SCALE
 
 
-def _to_gamma(linear: np.ndarray) -> np.ndarray:
+def _interpolate(linear: np.ndarray) -> np.ndarray:
     """Interpolate + LinearToGamma(·, 0): a sum of four linear values → 4 × the gamma average."""
     scale = (1 << _GAMMA_TAB_FIX) << 2
     position = linear >> (_GAMMA_TAB_FIX + 2)
@@ -246,43 +247,61 @@ def _to_gamma(linear: np.ndarray) -> np.ndarray:
     return out
 
 
+_GAMMA_OF_SUM = _interpolate(np.arange(_MAX_SUM + 1, dtype=np.int32)).astype(np.float64)
+"""`_interpolate` of every possible sum, as one lookup."""
+# Integer arithmetic done in floating point, exactly: every product and partial sum below is an
+# integer under 2**24 (luma, float32) or 2**53 (chroma, float64), and the final shifts are
+# multiplications by powers of two, so BLAS gives libwebp's bits several times faster than int32
+# numpy. (`_luma` was checked against the integer formula for all 2**24 colours.)
+_Y_WEIGHTS = np.array([16839, 33059, 6420], np.float32)
+_Y_OFFSET = float((1 << (_YUV_FIX - 1)) + (16 << _YUV_FIX))
+_UV_WEIGHTS = np.array([[-9719, 28800], [-19081, -24116], [28800, -4684]], np.float64)
+_UV_OFFSET = float((1 << (_YUV_FIX - 1 + 2)) + (128 << (_YUV_FIX + 2)))
+
+
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    """VP8RGBToY for uint8 R, G, B (last axis) → uint8 Y."""
-    r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
-    luma = 16839 * r + 33059 * g + 6420 * b + (1 << (_YUV_FIX - 1)) + (16 << _YUV_FIX)
-    out: np.ndarray = (luma >> _YUV_FIX).astype(np.uint8)
+    """VP8RGBToY(r, g, b, YUV_HALF) for uint8 R, G, B (last axis) → uint8 Y."""
+    luma = rgb.astype(np.float32) @ _Y_WEIGHTS
+    luma += _Y_OFFSET
+    luma *= 1.0 / (1 << _YUV_FIX)
+    out: np.ndarray = luma.astype(np.uint8)  # truncation: the floor of a positive value
     return out
+
+
+def _blocks(plane: np.ndarray) -> np.ndarray:
+    """Sums over the 2×2 blocks of a plane (H×W or H×W×3) of even height and width."""
+    height, width = plane.shape[:2]
+    down = plane[0::2] + plane[1::2]  # whole rows first: contiguous, the faster add
+    pairs = down.reshape(height // 2, width // 2, 2, *plane.shape[2:])
+    summed: np.ndarray = pairs[:, :, 0] + pairs[:, :, 1]
+    return summed
 
 
 def _chroma(rgb: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """U and V of each 2×2 block of a band of even height (an odd last column is doubled, as
-    libwebp's SUM2 does): R, G, B averaged in the gamma domain, weighted by alpha where a block is
-    partly transparent."""
+    libwebp's SUM2 does): R, G, B averaged in the gamma domain (SUM4), weighted by alpha where a
+    block is partly transparent (AccumulateRGBA), then VP8RGBToU/V(·, YUV_HALF << 2)."""
     if rgb.shape[1] & 1:
         rgb = np.concatenate([rgb, rgb[:, -1:]], axis=1)
         alpha = None if alpha is None else np.concatenate([alpha, alpha[:, -1:]], axis=1)
-    linear = _TO_LINEAR[rgb]  # H×W×3 int32
-
-    def quad(plane: np.ndarray) -> np.ndarray:
-        summed: np.ndarray = plane[0::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 0::2] + plane[1::2, 1::2]
-        return summed
-
-    averaged = _to_gamma(quad(linear))  # (H/2)×(W/2)×3, 4 × the average
+    linear = np.take(_TO_LINEAR, rgb)  # H×W×3 uint16; a block's sum is at most 4 × 4095
+    averaged = np.take(_GAMMA_OF_SUM, _blocks(linear))  # (H/2)×(W/2)×3: 4 × the gamma average
     if alpha is not None:
         weight = alpha.astype(np.int32)
-        total = quad(weight)
+        total = _blocks(weight)
         partial = (total != 0) & (total != 4 * 255)
         if partial.any():
             rows, cols = np.nonzero(partial)
-            weighted = quad(linear * weight[..., None])[rows, cols].astype(np.int64)
+            weighted = _blocks(linear * weight[..., None])[rows, cols].astype(np.int64)
             divided = (weighted * _INV_ALPHA[total[rows, cols]][:, None]) >> (_ALPHA_FIX - 2)
-            averaged[rows, cols] = _to_gamma(divided.astype(np.int32))
-    r, g, b = averaged[..., 0], averaged[..., 1], averaged[..., 2]
-    half = 1 << (_YUV_FIX - 1 + 2)
-    offset = 128 << (_YUV_FIX + 2)
-    u = (-9719 * r - 19081 * g + 28800 * b + half + offset) >> (_YUV_FIX + 2)
-    v = (28800 * r - 24116 * g - 4684 * b + half + offset) >> (_YUV_FIX + 2)
-    return np.clip(u, 0, 255).astype(np.uint8), np.clip(v, 0, 255).astype(np.uint8)
+            averaged[rows, cols] = _GAMMA_OF_SUM[np.minimum(divided, _MAX_SUM)]
+    uv = averaged @ _UV_WEIGHTS
+    uv += _UV_OFFSET
+    uv *= 1.0 / (1 << (_YUV_FIX + 2))
+    np.floor(uv, out=uv)
+    np.clip(uv, 0, 255, out=uv)
+    out = uv.astype(np.uint8)
+    return out[..., 0], out[..., 1]
 
 
 def band_rows(width: int) -> int:
