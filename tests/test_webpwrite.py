@@ -450,3 +450,12 @@ def test_python_side_memory_does_not_grow_with_the_image(monkeypatch: pytest.Mon
             tracemalloc.stop()
     assert peaks[1] < 900 * 900 * 4 / 2, peaks
     assert peaks[1] < peaks[0] * 1.5 + (256 << 10), peaks
+
+
+def test_luma_in_floating_point_is_libwebps_integer_formula() -> None:
+    rng = np.random.default_rng(5)
+    colours = np.concatenate([rng.integers(0, 256, (1 << 18, 3)), [[0, 0, 0], [255, 255, 255], [0, 255, 0]]])
+    rgb = colours.astype(np.uint8)
+    wide = rgb.astype(np.int64)
+    expected = (16839 * wide[:, 0] + 33059 * wide[:, 1] + 6420 * wide[:, 2] + (1 << 15) + (16 << 16)) >> 16
+    assert np.array_equal(webpwrite._luma(rgb), expected.astype(np.uint8))
