@@ -210,3 +210,54 @@ def test_a_photo_like_image_round_trips_through_pillow(level: int) -> None:
     write_png(buffer, pixels, compress_level=level)
     with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
         assert np.array_equal(np.asarray(decoded), pixels)
+
+
+def _photo_and_drawing(height: int, width: int) -> np.ndarray:
+    """Top half: a smooth gradient with noise (an upscaled photo to deflate: literals); bottom
+    half: a 3-colour 12×12 tile repeated (a drawing: matches 36 bytes and a row back)."""
+    y, x = np.mgrid[0 : height // 2, 0:width]
+    smooth = np.stack([x * 255 / width, y * 255 / height, (x + y) * 127 / width], -1)
+    photo = np.clip(smooth + RNG.normal(0, 2, smooth.shape), 0, 255).astype(np.uint8)
+    palette = np.array([[255, 255, 255], [0, 0, 0], [200, 40, 90]], dtype=np.uint8)
+    tile = palette[RNG.integers(0, 3, (12, 12))]
+    drawing = np.tile(tile, (-(-height // 24), -(-width // 12), 1))[: height - height // 2, :width]
+    return np.concatenate([photo, drawing])
+
+
+def test_each_segment_deflates_with_the_strategy_its_first_block_favours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Segments whose first block deflates clearly smaller with Z_RLE go on with Z_RLE, the others
+    with zlib's default; the joined stream decodes to the same pixels either way."""
+    height, width = 512, 256
+    monkeypatch.setattr(pngwrite, "_SEGMENT_BYTES", 128 * width * 3)
+    monkeypatch.setattr(pngwrite, "_BLOCK_BYTES", 64 * width * 3)
+    monkeypatch.setattr(pngwrite, "_MAX_WORKERS", 1)  # segments in order
+    strategies: list[str] = []
+    start = pngwrite._start_deflate
+
+    def spy(level: int, data: memoryview) -> tuple[object, bytes]:
+        squeeze, deflated = start(level, data)
+        whole = deflated + squeeze.copy().flush()
+        for name, strategy in (("default", zlib.Z_DEFAULT_STRATEGY), ("rle", zlib.Z_RLE)):
+            alone = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strategy)
+            if alone.compress(data) + alone.flush() == whole:
+                strategies.append(name)
+        return squeeze, deflated
+
+    monkeypatch.setattr(pngwrite, "_start_deflate", spy)
+    pixels = _photo_and_drawing(height, width)
+    for level in (1, 6):
+        strategies.clear()
+        buffer = io.BytesIO()
+        write_png(buffer, pixels, compress_level=level)
+        assert strategies == ["rle", "rle", "default", "default"]
+        _, raw = _idat_rows(buffer.getvalue())
+        assert np.array_equal(_unfilter(raw, width, height, 3).reshape(pixels.shape), pixels)
+        with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
+            assert np.array_equal(np.asarray(decoded), pixels)
+
+    monkeypatch.setattr(pngwrite, "_RLE_TRIAL", False)  # the old path: the default strategy only
+    strategies.clear()
+    write_png(io.BytesIO(), pixels, compress_level=1)
+    assert strategies == ["default"] * 4
