@@ -19,10 +19,17 @@ Per round, interleaved (the order rotates from round to round, since the machine
   before the next one starts (the code path the service had before the overlap).
 - **service, cold model**: as "service", but the slot is emptied first, so the job also opens the
   model (ONNX Runtime session, OpenVINO compile from its cache): the start-up a first job pays.
+- **service, PNG writer before**: as "service", with the PNG writer's old choices
+  (`pngwrite._FILTER_CHOICE = "five"`: Paeth among the row-filter candidates, in int16;
+  `_RLE_TRIAL = False`: zlib's default strategy only), for the before/after in one run.
+
+`--variants` picks the variants besides inference (default all: service, no-overlap, cold,
+before).
 
 Reported: median wall seconds per variant, images per second, and the paired ratio (per round:
 inference seconds ÷ variant seconds, then the median: 1.0 = as fast as back-to-back inference).
-Also, once, what the overlap has to hide per file: decode and write seconds measured alone.
+Also, once, what the overlap has to hide per file: decode and write seconds measured alone (the
+write with the PNG writer as it is and as before).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from _common import DEFAULT_MODEL_ID, SAMPLES, load_average, median, table
 from pixup.api.schema import UpscaleOptions
 from pixup.engine.cancel import CancelToken
 from pixup.engine.upscale import upscale_array
+from pixup.imaging import pngwrite
 from pixup.imaging.decode import read_image
 from pixup.imaging.encode import EncodeOptions, write_image
 from pixup.jobs.runner import _auto_batch
@@ -83,6 +91,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--variants", default="service,no-overlap,cold,before",
+                        help="besides inference, of: service,no-overlap,cold,before")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pixup-bench-folder-"))
@@ -115,8 +125,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
         decode_s = median([timed(lambda p=p: read_image(p)) for p in inputs[:6]])
         encode = EncodeOptions(png_compress_level=options.png_compression)
         target = work / "probe.png"
-        write_s = median([timed(lambda: write_image(first, target, fmt="png", options=encode,
-                                                    metadata=None, overwrite=True)) for _ in range(3)])
+        def write() -> None:
+            write_image(first, target, fmt="png", options=encode, metadata=None, overwrite=True)
+
+        write_s = median([timed(write) for _ in range(5)])
+        write_before_s = median([timed(lambda: png_before(write)) for _ in range(5)])
 
     def inference() -> None:
         with slot.lease(DEFAULT_MODEL_ID, options.precision) as held:
@@ -139,12 +152,16 @@ def run(args: argparse.Namespace, work: Path) -> None:
             raise RuntimeError(f"job failed: {final.error or [f.error for f in final.files]}")
         shutil.rmtree(out)
 
-    variants = {
-        "inference": inference,
-        "service": lambda: job(overlap),
-        "service, no overlap": lambda: job(sequential),
-        "service, cold model": lambda: job(overlap, cold=True),
+    every = {
+        "service": ("service", lambda: job(overlap)),
+        "no-overlap": ("service, no overlap", lambda: job(sequential)),
+        "cold": ("service, cold model", lambda: job(overlap, cold=True)),
+        "before": ("service, PNG writer before", lambda: png_before(lambda: job(overlap))),
     }
+    variants = {"inference": inference}
+    for key in args.variants.split(","):
+        name, fn = every[key]
+        variants[name] = fn
     job(overlap)  # warm-up of the service path (first job's imports and folders)
     job(sequential)
 
@@ -173,10 +190,22 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(f"{args.count} images {args.size}×{args.size} → ×4, {DEFAULT_MODEL_ID} on {provider}, "
           f"PNG level {options.png_compression}, {args.rounds} rounds, load average {median(loads):.1f}")
     print(table(["variant", "median s", "img/s", "inference ÷ this (paired)", "s per round"], rows))
-    print(f"per file, alone: decode {decode_s * 1000:.1f} ms, write {write_s * 1000:.0f} ms, "
+    print(f"per file, alone: decode {decode_s * 1000:.1f} ms, write {write_s * 1000:.0f} ms "
+          f"(PNG writer before: {write_before_s * 1000:.0f} ms), "
           f"inference {median(base) / args.count * 1000:.0f} ms (median round ÷ count)")
     print(json.dumps({"count": args.count, "size": args.size, "provider": provider, "rounds": args.rounds,
-                      "load": median(loads), "decode_s": decode_s, "write_s": write_s, **figures}))
+                      "load": median(loads), "decode_s": decode_s, "write_s": write_s,
+                      "write_before_s": write_before_s, **figures}))
+
+
+def png_before(fn: object) -> None:
+    """Run `fn` with the PNG writer's old choices: five row filters (Paeth in int16), no Z_RLE."""
+    saved = pngwrite._FILTER_CHOICE, pngwrite._RLE_TRIAL
+    pngwrite._FILTER_CHOICE, pngwrite._RLE_TRIAL = "five", False
+    try:
+        fn()  # type: ignore[operator]
+    finally:
+        pngwrite._FILTER_CHOICE, pngwrite._RLE_TRIAL = saved
 
 
 def timed(fn: object) -> float:
