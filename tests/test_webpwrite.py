@@ -37,7 +37,7 @@ def _photo_like(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
     coarse = rng.integers(0, 256, (h // 12 + 2, w // 12 + 2, 3), dtype=np.uint8)
     smooth = np.asarray(Image.fromarray(coarse).resize((w, h), Image.Resampling.BICUBIC)).astype(np.int16)
     smooth[h // 3 : h // 2, w // 4 :] = 250  # a hard edge
-    noisy = np.clip(smooth + rng.integers(-6, 7, smooth.shape), 0, 255).astype(np.uint8)
+    noisy: np.ndarray = np.clip(smooth + rng.integers(-6, 7, smooth.shape), 0, 255).astype(np.uint8)
     if c == 1:
         return noisy[..., :1].copy()
     if c == 3:
@@ -46,7 +46,8 @@ def _photo_like(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
     alpha = np.clip((x - w // 4) * 1024 // w, 0, 255).astype(np.uint8)  # transparent, ramp, opaque
     alpha[h // 2 :, : w // 3] = 0
     alpha[: h // 4, w // 2 :] = 128 + (y[: h // 4, w // 2 :] % 7)
-    return np.dstack([noisy, alpha])
+    rgba: np.ndarray = np.dstack([noisy, alpha])
+    return rgba
 
 
 @pytest.fixture
@@ -236,7 +237,7 @@ def test_opaque_rgba_has_no_alpha_chunk_as_with_pillow(
 @pytest.mark.usefixtures("bands")
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_gray_and_16_bit_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
-    gray = _photo_like(67, 45, 1).astype(dtype) * (257 if dtype == np.uint16 else 1)
+    gray: np.ndarray = _photo_like(67, 45, 1).astype(dtype) * (257 if dtype == np.uint16 else 1)
     data = _write(gray, tmp_path / "g.webp")
     back = _decode(tmp_path / "g.webp")
     assert back.shape == (67, 45, 3)
@@ -340,13 +341,14 @@ def test_failure_to_initialise_falls_back_to_pillow(tmp_path: Path, monkeypatch:
                                                      caplog: pytest.LogCaptureFixture) -> None:
     """libwebp found but WebPConfigInit refusing at encode time: Pillow writes the file instead."""
     assert LIB is not None
+    real: webpwrite._Lib = LIB
 
     class Refusing:
         def __getattr__(self, name: str) -> Any:
-            return (lambda *args: 0) if name == "WebPConfigInitInternal" else getattr(LIB.handle, name)
+            return (lambda *args: 0) if name == "WebPConfigInitInternal" else getattr(real.handle, name)
 
     class Lib:
-        handle, abi, version, path = Refusing(), LIB.abi, LIB.version, LIB.path
+        handle, abi, version, path = Refusing(), real.abi, real.version, real.path
 
     monkeypatch.setattr(webpwrite, "library", lambda: Lib())
     pixels = _photo_like(40, 41, 1)
@@ -438,13 +440,13 @@ def test_python_side_memory_does_not_grow_with_the_image(monkeypatch: pytest.Mon
     peaks = []
     for side in (300, 900):
         pixels = _photo_like(side, side, 4)
-        band = pixels.__getitem__
+
+        def band(top: int, bottom: int, rows: np.ndarray = pixels) -> np.ndarray:
+            return rows[top:bottom]
+
         tracemalloc.start()
         try:
-            webpwrite.write_webp_bands(
-                io.BytesIO(), side, side, 4, lambda top, bottom, rows=band: rows(slice(top, bottom)),
-                quality=90,
-            )
+            webpwrite.write_webp_bands(io.BytesIO(), side, side, 4, band, quality=90)
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()
