@@ -1,4 +1,4 @@
-"""Issue 8: int8 (ONNX Runtime static quantisation, optionally NNCF) for CPUs without bf16, against fp32.
+"""Issue 8: int8 (pixup's own quantiser, ONNX Runtime static quantisation, optionally NNCF) against fp32.
 
     PIXUP_HOME=/tmp/pixup-speed-home PYTHONPATH=app:. .venv/bin/python benchmarks/bench_int8.py --rounds 3
     ... --models realesr-animevideov3-x4 --sizes 256 --rounds 1 --methods minmax    # smoke check
@@ -6,7 +6,9 @@
 
 For each model (default: the bundled default `realesr-animevideov3-x4` and `waifu2x-photo-x2`):
 
-- **Quantise** the fp32 ONNX with `onnxruntime.quantization.quantize_static`: QDQ format, per-channel
+- **Quantise** with pixup's own quantiser (`pixup.models.quantize`, method "pixup": quantisers in
+  front of convolutions only, min/max ranges, calibrated on the tiles pixup ships, which are these
+  same photo tiles), and with `onnxruntime.quantization.quantize_static`: QDQ format, per-channel
   int8 weights, uint8 activations, after `quant_pre_process` (shape inference + graph clean-up).
   Calibration: 96×96 tiles of samples/astronaut-512.png and samples/chelsea.png that do not overlap
   the model table's evaluation crops of those two images (`sr_images.repository_photos`), so no
@@ -26,7 +28,10 @@ For each model (default: the bundled default `realesr-animevideov3-x4` and `waif
 - **Quality**, as the model table measures it (`model_table.py`: `sr_images` photos and drawings,
   `sr_metrics.downscale` bicubic ÷scale input, pixup's `upscale_array` with one tile, `psnr_y` on
   8-bit outputs with `scale` px shaved): PSNR against the ground truth for fp32 and each int8 model
-  (mean per kind), the loss int8 − fp32, and PSNR of the int8 output against the fp32 output.
+  (mean per kind), the loss int8 − fp32 (mean, and the worst single image), and PSNR of the int8
+  output against the fp32 output.
+- **Stress**: `stress_tiles` (saturated outlines, small text, screentone, 1-px patterns) through fp32
+  and each int8 model: PSNR of int8 against fp32, where min/max calibration on photos clips.
 
 Decision rule (issue 8): adopt int8 as `--precision fast` only where the PSNR loss is ≤ 0.1 dB (on
 photos and on drawings) and the speed-up over today's path (OpenVINO CPU fp32) is ≥ 1.5× at every
@@ -148,6 +153,9 @@ def quantise(fp32: Path, out_dir: Path, methods: Sequence[str], tiles: list[np.n
     models = {}
     for method in methods:
         path = out_dir / f"{fp32.stem}-int8-{method}.onnx"
+        if method == "pixup":
+            models[method] = pixup_quantise(fp32, path)
+            continue
         started = time.perf_counter()
         quantize_static(
             str(pre),
@@ -164,6 +172,71 @@ def quantise(fp32: Path, out_dir: Path, methods: Sequence[str], tiles: list[np.n
         log.info("quantised %s with %s in %.1f s", fp32.name, method, time.perf_counter() - started)
         models[method] = path
     return models
+
+
+def pixup_quantise(fp32: Path, path: Path) -> Path:
+    """pixup's own quantiser (`models.quantize`) on the calibration tiles it ships
+    (`models.int8.calibration_samples`): what `--precision int8` runs."""
+    import onnx
+
+    from pixup.models.int8 import calibration_samples
+    from pixup.models.quantize import quantise_int8
+
+    started = time.perf_counter()
+    onnx.save(quantise_int8(onnx.load(str(fp32)), calibration_samples()), str(path))
+    log.info("quantised %s with pixup's quantiser in %.1f s", fp32.name, time.perf_counter() - started)
+    return path
+
+
+def stress_tiles() -> dict[str, np.ndarray]:
+    """96² drawn tiles at the edge of what an upscaler meets, none in any calibration: outlines
+    with saturated flat fills, small text, screentone with hatching, a cel-shaded gradient, 1-px
+    random black/white noise, a 1-px dot tone. Scored against the fp32 output (no ground truth)."""
+    import random
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    side = 96
+    rng = random.Random(8)
+    tiles = {}
+    outlines = Image.new("RGB", (side, side), "white")
+    d = ImageDraw.Draw(outlines)
+    for colour in ("#ff0000", "#00c000", "#0040ff", "#ffe000", "#ff00ff", "#00ffff"):
+        x, y, size = rng.randrange(-20, side - 20), rng.randrange(-20, side - 20), rng.randrange(24, 56)
+        d.ellipse((x, y, x + size, y + size), fill=colour, outline="black", width=3)
+    d.line((4, 90, 92, 6), fill="black", width=2)
+    tiles["outlines"] = outlines
+    text = Image.new("RGB", (side, side), "white")
+    d = ImageDraw.Draw(text)
+    for row, size in enumerate((9, 12, 16, 22)):
+        d.text((3, 4 + row * 23), "Aa Bg 47 ?!", fill="black", font=ImageFont.load_default(size=size))
+    tiles["text"] = text
+    tone = Image.new("RGB", (side, side), "white")
+    d = ImageDraw.Draw(tone)
+    for y in range(0, side // 2, 4):
+        for x in range(0, side, 4):
+            d.ellipse((x, y, x + 2, y + 2), fill="black")
+    for k in range(-side, side, 5):
+        d.line((k, side, k + side // 2, side // 2), fill="black", width=1)
+    d.rectangle((20, 30, 76, 70), fill="white", outline="black", width=2)
+    tiles["screentone"] = tone
+    sky = np.zeros((side, side, 3), dtype=np.uint8)
+    sky[..., 0] = np.linspace(40, 200, side, dtype=np.uint8)[:, None]
+    sky[..., 1] = np.linspace(90, 230, side, dtype=np.uint8)[:, None]
+    sky[..., 2] = 255
+    cel = Image.fromarray(sky)
+    d = ImageDraw.Draw(cel)
+    d.ellipse((18, 18, 78, 78), fill="#f0a030", outline="#202020", width=2)
+    d.pieslice((18, 18, 78, 78), 20, 160, fill="#b06010")
+    d.rectangle((0, 80, side, side), fill="#103010")
+    tiles["cel"] = cel
+    out = {name: np.asarray(t, dtype=np.uint8) for name, t in tiles.items()}
+    out["noise"] = (np.random.default_rng(1).random((side, side, 3)) > 0.5).astype(np.uint8) * 255
+    dots = np.full((side, side, 3), 255, dtype=np.uint8)
+    for y in range(0, side, 3):
+        dots[y, (y // 3) % 2 :: 3] = 0
+    out["1px-tone"] = dots
+    return out
 
 
 NNCF_SCRIPT = """
@@ -294,10 +367,29 @@ def quality(fp32: Path, int8: dict[str, Path], label: str, images: list[Any]) ->
     def means(rows: list[tuple[str, float]]) -> dict[str, float]:
         return {kind: float(np.mean([v for k, v in rows if k == kind])) for kind in ("photo", "drawing")}
 
+    def worst(rows: list[tuple[str, float]]) -> dict[str, float]:
+        """The largest loss against fp32 on any one image of each kind."""
+        losses = [(k, v - f) for (k, v), (_, f) in zip(rows, truth_psnr["fp32"], strict=True)]
+        return {kind: float(min(d for k, d in losses if k == kind)) for kind in ("photo", "drawing")}
+
+    stress = {}
+    for method, path in int8.items():
+        runner = SpecCheckedRunner(
+            ModelSession(path, open_session(path, provider, options), base.spec, [choice], 0, "exact", 2, []),
+            base.spec,
+            base.nearest_residual,
+        )
+        stress[method] = {}
+        for name, tile in stress_tiles().items():
+            ref = np.asarray(upscale_array(tile, base, tile=1024), dtype=np.uint8)
+            out = np.asarray(upscale_array(tile, runner, tile=1024), dtype=np.uint8)
+            stress[method][name] = psnr_y(out, ref, scale)
     return {
         "scale": scale,
         "truth": {name: means(rows) for name, rows in truth_psnr.items()},
+        "worst": {name: worst(rows) for name, rows in truth_psnr.items() if name != "fp32"},
         "vs_fp32": {name: means(rows) for name, rows in vs_fp32.items()},
+        "stress_vs_fp32": stress,
     }
 
 
@@ -379,7 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="256,512", help="tile sides timed (comma-separated)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--methods", default="minmax,minmax-rr,percentile,entropy", help=f"of {', '.join(METHODS)}"
+        "--methods",
+        default="pixup,minmax,minmax-rr,percentile,entropy",
+        help=f"of pixup (pixup's own quantiser), {', '.join(METHODS)}",
     )
     parser.add_argument(
         "--quality-providers", default="OpenVINO CPU,ORT CPU", help="providers the quality runs on"
@@ -474,6 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, truth in q["truth"].items():
                 fp = q["truth"]["fp32"]
                 vs = q["vs_fp32"].get(name)
+                bad = q["worst"].get(name)
                 rows.append(
                     [
                         label,
@@ -482,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{truth['drawing']:.2f}",
                         "–" if name == "fp32" else f"{truth['photo'] - fp['photo']:+.2f}",
                         "–" if name == "fp32" else f"{truth['drawing'] - fp['drawing']:+.2f}",
+                        "–" if bad is None else f"{bad['photo']:+.2f} / {bad['drawing']:+.2f}",
                         "–" if vs is None else f"{vs['photo']:.1f} / {vs['drawing']:.1f}",
                     ]
                 )
@@ -494,11 +590,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "drawing",
                     "Δ photo",
                     "Δ drawing",
+                    "worst image Δ photo/drawing",
                     "int8 vs fp32 photo/drawing",
                 ],
                 rows,
             )
         )
+        print(f"\n{model_id}: stress tiles (bench_int8.stress_tiles), PSNR Y of int8 against the fp32 output")
+        names = list(stress_tiles())
+        rows = [
+            [label, method, *(f"{scores[n]:.1f}" for n in names)]
+            for label, q in entry["quality"].items()
+            for method, scores in q["stress_vs_fp32"].items()
+        ]
+        print(table(["provider", "int8", *names], rows))
         for label, q in entry["quality"].items():
             fp = q["truth"]["fp32"]
             best_loss = min(max(fp[k] - q["truth"][m][k] for k in ("photo", "drawing")) for m in q["vs_fp32"])

@@ -420,3 +420,29 @@ def int_input() -> onnx.ModelProto:
         [],
         "int_input",
     )
+
+
+def two_convs_x2(seed: int = 7, opset: int = OPSET) -> onnx.ModelProto:
+    """×2: conv 3→8 (3×3) → PRelu (slope 0.2, so negatives survive) → conv 8→12 (3×3) → DepthToSpace(2).
+    The shape of a compact SR network, small enough to quantise and check against numpy. Receptive
+    radius 2."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0.0, 0.4, size=(8, 3, 3, 3)).astype(np.float32)
+    b1 = rng.normal(0.0, 0.1, size=(8,)).astype(np.float32)
+    w2 = rng.normal(0.0, 0.2, size=(12, 8, 3, 3)).astype(np.float32)
+    b2 = rng.normal(0.0, 0.05, size=(12,)).astype(np.float32)
+    slope = np.full((8, 1, 1), 0.2, dtype=np.float32)
+    model = _model(
+        [
+            helper.make_node("Conv", ["input", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+            helper.make_node("PRelu", ["c1", "slope"], ["a1"], name="act1"),
+            helper.make_node("Conv", ["a1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+            helper.make_node("DepthToSpace", ["c2"], ["output"], blocksize=2, mode="CRD"),
+        ],
+        [_value("input", "float32", [1, 3, "h", "w"])],
+        [_value("output", "float32", [1, 3, "H", "W"])],
+        [_init("w1", w1), _init("b1", b1), _init("w2", w2), _init("b2", b2), _init("slope", slope)],
+        "two_convs_x2",
+    )
+    model.opset_import[0].version = opset
+    return model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -178,7 +179,10 @@ def test_native_openvino_matches_the_provider_and_honours_stop(tmp_path: Path) -
     path = graphs.save(graphs.slow(), tmp_path / "slow.onnx")
     x = _image(h=40, w=24, seed=7)
     big = np.random.default_rng(2).random((1, 3, 1024, 1024), dtype=np.float32)  # seconds of work
-    properties = openvino_native.cpu_properties({"num_of_threads": "2"}, None)
+    # Both sides pinned to f32: left alone, OpenVINO's own default is bf16 on AVX512_BF16 CPUs while
+    # the provider's is f32.
+    f32 = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "f32"}})
+    properties = openvino_native.cpu_properties({"num_of_threads": "2", "load_config": f32}, None)
     native = CompiledOpenVino(lib, path, properties, "input", "output", lambda shape: (1, 3, 8, 8))
     polls: list[int] = []
 
@@ -196,7 +200,9 @@ def test_native_openvino_matches_the_provider_and_honours_stop(tmp_path: Path) -
         again = native.infer(x)  # same shape as the last finished run, after a cancelled one
     finally:
         native.close()
-    provider = ort.InferenceSession(str(path), providers=[(OPENVINO, {"device_type": "CPU"})])
+    provider = ort.InferenceSession(
+        str(path), providers=[(OPENVINO, {"device_type": "CPU", "load_config": f32})]
+    )
     want = provider.run(None, {"input": x})[0]
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(again, want)

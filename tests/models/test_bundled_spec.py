@@ -25,7 +25,7 @@ def test_a_bundled_models_spec_is_probed_once_then_cached(
     real_open = ModelSession.open
 
     def recording_open(
-        model_path: Path, precision: str = "fast", *, spec: ModelSpec | None = None
+        model_path: Path, precision: str = "fast", *, spec: ModelSpec | None = None, **_: object
     ) -> ModelSession:
         given.append(spec)
         return real_open(model_path, precision="exact", providers=["CPUExecutionProvider"], spec=spec)

@@ -10,6 +10,8 @@ from typing import Literal
 
 OutputFormat = Literal["png", "webp", "jpg", "tiff"]
 Precision = Literal["fast", "exact"]
+""""fast": the quickest arithmetic measured close enough (fp16 on GPUs, bf16 on AMX CPUs, int8 on other
+CPUs for the models measured for it, else fp32); "exact": fp32 everywhere."""
 Scenario = Literal["Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art"]
 """The problems the UI and `--scenario` speak in; each picks the measured model (models/scenarios.json)."""
 JpegSubsampling = Literal["4:4:4", "4:2:0"]

@@ -169,7 +169,7 @@ class SystemInfo(BaseModel):
     version: str
     device: str = Field(description="Where inference runs, e.g. 'OpenVINO CPU'")
     provider: str = Field(description="The execution provider of the loaded (or first-choice) session")
-    precision: str = Field(description="Arithmetic actually used: bf16, fp16, fp32")
+    precision: str = Field(description="Arithmetic actually used: bf16, fp16, fp32, int8")
     providers: list[str]
     cpu: str
     ram_total: int

@@ -25,8 +25,10 @@ CPU_FLAGS_OF_INTEREST = frozenset(
 )
 """The /proc/cpuinfo flags the engine (or `pixup info`) cares about."""
 
-BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-"""Either flag means OpenVINO can run bf16 natively on this CPU."""
+BF16_FLAGS = frozenset({"amx_bf16"})
+"""The flag that makes bf16 worth choosing on OpenVINO CPU: AMX. AVX512_BF16 alone (Zen 4/5, Cooper
+Lake, Xeons without AMX) runs pixup's models in bf16 at 0.51-0.71× the speed of fp32
+(benchmarks/bench_engine.py --parts precision), so "fast" keeps fp32 there."""
 
 GPU_PROVIDERS = frozenset(
     {
@@ -66,7 +68,8 @@ class SystemInfo:
     cpu_flags: frozenset[str]
     """The flags of `CPU_FLAGS_OF_INTEREST` the CPU has (empty when they cannot be read)."""
     cpu_bf16: bool | None
-    """True when the CPU has native bf16 (AMX or AVX512_BF16); None when the flags are unreadable."""
+    """True when bf16 is faster than fp32 on this CPU (AMX, `BF16_FLAGS`); None when the flags are
+    unreadable."""
     logical_cores: int
     """Logical CPUs (hardware threads)."""
     physical_cores: int | None
@@ -114,8 +117,13 @@ def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, frozense
     return name or platform.processor() or platform.machine(), frozenset(flags & CPU_FLAGS_OF_INTEREST)
 
 
+def is_x86() -> bool:
+    """Whether this is an x86-64 CPU (where int8 was measured faster; ARM was not measured)."""
+    return platform.machine().lower() in ("x86_64", "amd64", "x64")
+
+
 def cpu_has_bf16() -> bool | None:
-    """Native bf16 on this CPU (Linux: from /proc/cpuinfo); None when it cannot be told."""
+    """Whether bf16 beats fp32 on this CPU (AMX; Linux: from /proc/cpuinfo); None when it cannot be told."""
     _, flags = read_cpu_flags()
     return None if flags is None else bool(flags & BF16_FLAGS)
 

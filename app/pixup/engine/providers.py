@@ -4,8 +4,10 @@ Order: NPU (OpenVINO NPU, CoreML) → discrete GPU (TensorRT, CUDA, DirectML, RO
 GPU (OpenVINO GPU) → OpenVINO CPU → the default CPU provider. Only what the installed runtime offers is
 planned; `session.ModelSession.open` walks the plan and falls back on failure.
 
-Precision: "fast" (default) = bf16 on CPUs that have it (OpenVINO), fp16 where a GPU provider has a
-switch for it; "exact" = fp32 everywhere.
+Precision: "fast" (default) = bf16 on CPUs with AMX (OpenVINO), fp16 where a GPU provider has a
+switch for it, and on other CPUs OpenVINO first tries the model's int8 variant (a choice with
+`variant="int8"`: `ModelSession.open` skips it for a model without one, see `models.int8`), then fp32;
+"exact" = fp32 everywhere.
 """
 
 from __future__ import annotations
@@ -59,9 +61,11 @@ class ProviderChoice:
     options: dict[str, str] = field(default_factory=dict)
     """Provider options, all strings (what ONNX Runtime's Python API passes through)."""
     precision_label: str = "fp32"
-    """Arithmetic the provider will use: "bf16", "fp16", "fp32" or "auto" (the runtime decides)."""
+    """Arithmetic the provider will use: "bf16", "fp16", "fp32", "int8" or "auto" (the runtime decides)."""
     description: str = ""
     """One human line, e.g. "OpenVINO CPU, bf16"."""
+    variant: str | None = None
+    """A variant of the model this choice loads instead of the model itself ("int8"); None = the model."""
 
     @property
     def device(self) -> str:
@@ -95,12 +99,13 @@ def _openvino_choices(
     gpu: list[ProviderChoice] = []
     cpu: list[ProviderChoice] = []
     # The NPU computes in fp16 only: it has no place in an "exact" plan.
-    if precision == "fast" and any(d.startswith("NPU") for d in devices):
+    fast = precision == "fast"
+    if fast and any(d.startswith("NPU") for d in devices):
         npu.append(ProviderChoice(OPENVINO, {**base, "device_type": "NPU"}, "fp16", "OpenVINO NPU, fp16"))
     if any(d.startswith("GPU") for d in devices):
-        hint = "f16" if precision == "fast" else "f32"
+        hint = "f16" if fast else "f32"
         config = json.dumps({"GPU": {"INFERENCE_PRECISION_HINT": hint}})
-        label = "fp16" if precision == "fast" else "fp32"
+        label = "fp16" if fast else "fp32"
         gpu.append(
             ProviderChoice(
                 OPENVINO,
@@ -110,6 +115,13 @@ def _openvino_choices(
             )
         )
     cpu_options = {**base, "device_type": "CPU", "num_of_threads": str(threads)}
+    if fast and not cpu_bf16 and hardware.is_x86():
+        # int8 ran 1.8-2.4× fp32 on AVX2 and 3.2× with AVX512-VNNI (benchmarks/bench_precision.py);
+        # ARM was not measured. The graph's quantise/dequantise pairs set the precision, so the hint
+        # keeps the rest fp32. Only models with an int8 variant take this choice.
+        fp32_hint = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "f32"}})
+        int8_options = {**cpu_options, "load_config": fp32_hint}
+        cpu.append(ProviderChoice(OPENVINO, int8_options, "int8", "OpenVINO CPU, int8", variant="int8"))
     if precision == "exact":
         # Explicit: OpenVINO would pick bf16 by itself on AMX/AVX512_BF16 CPUs.
         cpu_options["load_config"] = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "f32"}})
@@ -130,7 +142,7 @@ def _openvino_choices(
                 OPENVINO,
                 cpu_options,
                 "fp32",
-                "OpenVINO CPU, fp32 (“fast” falls back to fp32: this CPU has no bf16)",
+                "OpenVINO CPU, fp32 (“fast” keeps fp32: bf16 is faster only with AMX)",
             )
         )
     return npu, gpu, cpu

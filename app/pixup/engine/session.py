@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ from pixup.engine.providers import (
 from pixup.engine.runner import OutOfMemory
 from pixup.engine.spec import ModelSpec
 from pixup.errors import EngineError, ModelError
+
+VariantLoader = Callable[[], tuple[Path, ModelSpec | None]]
+"""Makes (or finds) a variant of a model: its file and, if known, its spec. Raises ModelError or
+ValueError when the variant cannot be made."""
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +231,10 @@ class ModelSession:
     ) -> None:
         """Use `ModelSession.open`."""
         self.model_path = model_path
+        self.loaded_path = model_path
+        """The file actually running: `model_path`, or a variant of it (`ProviderChoice.variant`)."""
+        self._variants: Mapping[str, VariantLoader] = {}
+        self._base_spec: ModelSpec | None = None  # the spec the caller knew for model_path
         self._session: ort.InferenceSession | None = session
         self._native: CompiledOpenVino | None = None
         """OpenVINO CPU through its own API (engine.openvino_native): used instead of `_session`."""
@@ -254,6 +262,7 @@ class ModelSession:
         *,
         plan: Sequence[ProviderChoice] | None = None,
         spec: ModelSpec | None = None,
+        variants: Mapping[str, VariantLoader] | None = None,
     ) -> ModelSession:
         """Load `model_path` on the best provider that works.
 
@@ -263,6 +272,8 @@ class ModelSession:
         `providers` restricts and orders the providers tried (names as ONNX Runtime spells them);
         None = every provider this machine offers, best first (`providers.provider_plan`).
         `plan` overrides both with explicit choices (benchmarks, tests).
+        `variants`: how to get each variant of the model ("int8" → its file and known spec) that a
+        plan's choice may ask for; a choice whose variant is not offered is skipped.
         Raises ModelError when the file is not a usable image-to-image model (on any provider)."""
         model_path = Path(model_path)
         if not model_path.is_file():
@@ -273,7 +284,7 @@ class ModelSession:
             plan = provider_plan(precision, threads=threads, cache_dir=compiled_cache_dir())
         else:
             plan = plan_for(providers, precision, threads=threads, cache_dir=compiled_cache_dir())
-        return cls._open_from(model_path, plan, 0, precision, threads, [], spec)
+        return cls._open_from(model_path, plan, 0, precision, threads, [], spec, variants or {})
 
     @classmethod
     def _open_from(
@@ -285,13 +296,26 @@ class ModelSession:
         threads: int | None,
         notices: list[str],
         known_spec: ModelSpec | None = None,
+        variants: Mapping[str, VariantLoader] | None = None,
     ) -> ModelSession:
         last_error: ModelError | None = None
+        variants = variants or {}
         for index in range(start, len(plan)):
             choice = plan[index]
+            path, choice_spec = model_path, known_spec
+            if choice.variant is not None:
+                loader = variants.get(choice.variant)
+                if loader is None:
+                    continue  # this model has no such variant: the next choice is the same device without it
+                try:
+                    path, choice_spec = loader()
+                except (ModelError, ValueError) as err:
+                    log.warning("no %s variant of %s: %s", choice.variant, model_path.name, err)
+                    notices.append(f"The {choice.variant} version of this model could not be made: {err}")
+                    continue
             try:
-                session, native = _load(model_path, choice, threads, known_spec)
-                spec = known_spec
+                session, native = _load(path, choice, threads, choice_spec)
+                spec = choice_spec
                 if spec is None:
                     assert session is not None  # no spec: _load always gives an ORT session
                     spec = inspect_session(session)
@@ -300,7 +324,7 @@ class ModelSession:
                         # in a bad state (later valid runs return NaN or ~1e25, seen on Real-CUGAN):
                         # start from a fresh one for the real work.
                         del session
-                        session, native = _load(model_path, choice, threads, spec)
+                        session, native = _load(path, choice, threads, spec)
             except (_ProviderFailed, ProbeError) as err:
                 last_error = err if isinstance(err, ProbeError) else None
                 log.warning("%s failed for %s: %s", choice.description, model_path.name, err)
@@ -314,10 +338,13 @@ class ModelSession:
                 continue
             if notices:  # something failed before this provider: say where we ended up
                 notices.append(f"Running on {choice.description} instead.")
-            log.info("loaded %s on %s", model_path.name, choice.description)
+            log.info("loaded %s on %s", path.name, choice.description)
             made = cls(model_path, session, spec, plan, index, precision, threads, notices)
+            made.loaded_path = path
+            made._variants = variants
+            made._base_spec = known_spec
             made._native = native
-            made._spec_known = known_spec is not None
+            made._spec_known = choice_spec is not None
             return made
         if last_error is not None:
             raise last_error
@@ -350,6 +377,11 @@ class ModelSession:
     def description(self) -> str:
         """One line for the UI: "OpenVINO CPU, bf16"."""
         return self.choice.description
+
+    @property
+    def spec_inspected(self) -> bool:
+        """Whether this load measured the spec of `loaded_path` (none was known): worth caching."""
+        return not self._spec_known
 
     @property
     def honours_terminate(self) -> bool:
@@ -417,7 +449,7 @@ class ModelSession:
         try:
             return ModelSession._open_from(
                 self.model_path, self._plan, self._index + 1, self.precision, self._threads, notices,
-                self._spec if self._spec_known else None,
+                self._base_spec, self._variants,
             )
         except (ModelError, EngineError) as err:
             log.warning("no fallback provider for %s: %s", self.model_path.name, err)

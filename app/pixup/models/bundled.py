@@ -45,6 +45,9 @@ class BundledModel:
     input_residual: int = 0
     """When > 0, the network outputs a residual only and its runtime adds the input upscaled by this
     factor (nearest): Real-CUGAN 4×. The converted ONNX gets that step appended."""
+    int8: bool = False
+    """Whether precision "int8" runs an int8 variant (`models.int8`) on OpenVINO CPU: only where
+    benchmarks/bench_int8.py measured ≤ 0.1 dB PSNR lost and ≥ 1.5× the speed."""
 
     @property
     def package(self) -> str:
@@ -79,6 +82,7 @@ def _realesrgan() -> list[BundledModel]:
             REALESRGAN,
             "REALESRGAN_ANIMAVIDEOV3_UP4X",
             f"{video}.",
+            int8=True,
         ),
         BundledModel(
             "realesr-animevideov3-x3",

@@ -41,6 +41,8 @@ class ResolvedModel:
     """Where it came from."""
     scenario: str | None
     """Default UI scenario for bundled models; None for user models."""
+    int8: bool = False
+    """Whether precision "int8" may run this model's int8 variant on OpenVINO CPU (measured for it)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def _resolve_bundled(model: BundledModel) -> ResolvedModel:
             return add_input_residual(base, factor)
 
         onnx_path = derived_model(onnx_path, f"residual{factor}", add_residual)
-    return ResolvedModel(model.id, model.display_name, onnx_path, "bundled", model.scenario)
+    return ResolvedModel(model.id, model.display_name, onnx_path, "bundled", model.scenario, model.int8)
 
 
 def _bin_beside(param: Path) -> Path:

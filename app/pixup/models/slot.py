@@ -9,6 +9,7 @@ load is in flight waits for it instead of loading a second time.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
@@ -20,6 +21,7 @@ import psutil
 
 from pixup.engine.providers import Precision
 from pixup.engine.session import ModelSession
+from pixup.engine.spec import ModelSpec
 from pixup.models.catalogue import ResolvedModel, resolve_model
 from pixup.models.probe import cached_spec, guarded_spec, remember_spec
 
@@ -38,11 +40,20 @@ def _open_session(model: ResolvedModel, precision: Precision) -> ModelSession:
     # spares every later process the probe runs and, on OpenVINO, a second session (~0.3 s).
     if model.source != "bundled":
         return ModelSession.open(model.onnx_path, precision=precision, spec=guarded_spec(model.onnx_path))
-    spec = cached_spec(model.onnx_path)
-    session = ModelSession.open(model.onnx_path, precision=precision, spec=spec)
-    if spec is None:
-        remember_spec(model.onnx_path, session.spec)
+    variants = {"int8": functools.partial(_int8_variant, model.onnx_path)} if model.int8 else {}
+    session = ModelSession.open(
+        model.onnx_path, precision=precision, spec=cached_spec(model.onnx_path), variants=variants
+    )
+    if session.spec_inspected:
+        remember_spec(session.loaded_path, session.spec)
     return session
+
+
+def _int8_variant(onnx_path: Path) -> tuple[Path, ModelSpec | None]:
+    from pixup.models.int8 import int8_model
+
+    path = int8_model(onnx_path)
+    return path, cached_spec(path)
 
 
 def total_ram() -> int:

@@ -339,7 +339,7 @@ export interface SystemInfo {
    */
   provider: string;
   /**
-   * Arithmetic actually used: bf16, fp16, fp32
+   * Arithmetic actually used: bf16, fp16, fp32, int8
    */
   precision: string;
   providers: string[];
