@@ -5,11 +5,11 @@
 
 Each model is opened three times through `ModelSession` (OpenVINO CPU through its own API, 2 threads
 by default): INFERENCE_PRECISION_HINT f32, bf16 (forced, whatever the CPU flags say), and the int8
-variant `--precision int8` runs (bundled models measured for it only). One fixed 1×3×S×S tile of a
+variant "fast" runs on x86 CPUs without AMX (bundled models measured for it only). One fixed 1×3×S×S tile of a
 sample photo runs through each, rounds interleaved; printed: median seconds, the median of per-round
 paired ratios against fp32 (> 1 = faster than fp32), the output's PSNR against fp32, what "fast" and
-"int8" choose on this CPU, and the CPU flags that decide it. This is the measurement behind
-`hardware.BF16_FLAGS` (bf16 only with AMX) and behind offering int8.
+"exact" choose first on this CPU, and the CPU flags that decide it. This is the measurement behind
+`hardware.BF16_FLAGS` (bf16 only with AMX) and behind int8 for "fast".
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pixup.models.int8 import int8_model
 def cpu_choice(precision: str) -> ProviderChoice:
     """OpenVINO CPU as pixup plans it, with bf16 forced on or off."""
     plan = provider_plan("fast", cpu_bf16=precision == "bf16", openvino_devices=["CPU"])
-    return next(c for c in plan if c.name == OPENVINO and c.device == "CPU")
+    return next(c for c in plan if c.name == OPENVINO and c.device == "CPU" and c.variant is None)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,7 +58,7 @@ def main() -> int:
     _, flags = hardware.read_cpu_flags()
     cpu = hardware.system_info().cpu_name
     print(f"CPU: {cpu}; flags: {' '.join(sorted(flags or ()))}; load {load_average():.1f}")
-    for precision in ("fast", "int8"):
+    for precision in ("fast", "exact"):
         print(f'"{precision}" plans: {provider_plan(precision)[0].description}')
     rows = []
     for model_id in [m for m in args.models.split(",") if m]:
