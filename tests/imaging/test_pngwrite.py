@@ -261,3 +261,19 @@ def test_each_segment_deflates_with_the_strategy_its_first_block_favours(
     strategies.clear()
     write_png(io.BytesIO(), pixels, compress_level=1)
     assert strategies == ["default"] * 4
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (2, 2)])
+@pytest.mark.parametrize("channels", [1, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_tiny_images_round_trip(shape: tuple[int, int], channels: int, dtype: type) -> None:
+    """One pixel wide or one row high: rows with no pixel on the left, blocks of a single row."""
+    height, width = shape
+    pixels = RNG.integers(0, np.iinfo(dtype).max + 1, (height, width, channels), dtype=dtype)
+    buffer = io.BytesIO()
+    write_png(buffer, pixels, compress_level=1)
+    _, raw = _idat_rows(buffer.getvalue())
+    bpp = channels * np.dtype(dtype).itemsize
+    big = np.dtype(dtype) == np.uint16
+    back = _unfilter(raw, width, height, bpp).view(">u2" if big else np.uint8).reshape(pixels.shape)
+    assert np.array_equal(back, pixels)
