@@ -91,6 +91,7 @@ def _realesrgan() -> list[BundledModel]:
             "REALESRGAN_ANIMAVIDEOV3_UP3X",
             f"{video}; the 4× network followed by a bicubic downscale to 3×.",
             nominal_scale=3,
+            int8=True,
         ),
         BundledModel(
             "realesr-animevideov3-x2",
@@ -99,6 +100,7 @@ def _realesrgan() -> list[BundledModel]:
             "REALESRGAN_ANIMAVIDEOV3_UP2X",
             f"{video}; the 4× network followed by a bicubic downscale to 2×.",
             nominal_scale=2,
+            # int8 measured −0.11 dB (photos) / −0.12 dB (drawings): just outside the rule.
         ),
         BundledModel(
             "realesrgan-x4plus",
