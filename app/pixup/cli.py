@@ -350,6 +350,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan_line(plan: list[dict[str, Any]]) -> str:
+    """The first choice of a plan in words; a variant choice (int8) names what the other models get."""
+    first = plan[0]
+    if first.get("variant") and len(plan) > 1:
+        return f"{first['description']} for the models measured for it, else {plan[1]['description']}"
+    return str(first["description"])
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from pixup.info import collect_info
 
@@ -357,7 +365,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
-    info = {**info, "precision": {k: v[0]["description"] for k, v in info["precision"].items()}}
+    info = {**info, "precision": {k: _plan_line(v) for k, v in info["precision"].items()}}
     info["gpus"] = [f"{g['name']} ({g['vram_free'] / 2**30:.1f} / {g['vram_total'] / 2**30:.1f} GiB free)"
                     for g in info["gpus"]] or ["none found"]
     for section in ("memory",):

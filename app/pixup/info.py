@@ -27,7 +27,7 @@ def collect_info() -> dict[str, Any]:
         "openvino_devices": list(system.openvino_devices),
         "precision": {
             name: [{"provider": c.name, "device": c.device, "precision": c.precision_label,
-                    "description": c.description} for c in plan]
+                    "description": c.description, "variant": c.variant} for c in plan]
             for name, plan in plans.items()
         },
         "cpu": {

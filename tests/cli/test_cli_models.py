@@ -23,6 +23,18 @@ def test_info_json_reports_providers_precision_memory_paths(run_cli: RunCli, pix
     assert info["paths"]["cache"] == str(pixup_home / "cache")
 
 
+def test_info_says_what_fast_means_for_models_without_int8(run_cli: RunCli) -> None:
+    plan = json.loads(run_cli("info", "--json").stdout)["precision"]["fast"]
+    proc = run_cli("info")
+    assert proc.returncode == 0, proc.stderr
+    fast = next(line for line in proc.stdout.splitlines() if line.strip().startswith("fast:"))
+    assert plan[0]["description"] in fast
+    if plan[0]["variant"] == "int8":  # x86 without AMX: the other models' choice is named too
+        assert "for the models measured for it, else " + plan[1]["description"] in fast
+    else:
+        assert "else" not in fast
+
+
 def test_models_list_json_has_bundled_defaults(run_cli: RunCli) -> None:
     proc = run_cli("models", "list", "--json")
     assert proc.returncode == 0, proc.stderr
