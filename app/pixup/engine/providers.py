@@ -116,9 +116,9 @@ def _openvino_choices(
         )
     cpu_options = {**base, "device_type": "CPU", "num_of_threads": str(threads)}
     if fast and not cpu_bf16 and hardware.is_x86():
-        # int8 ran 1.8-2.4× fp32 on AVX2 and 3.2× with AVX512-VNNI (benchmarks/bench_precision.py);
-        # ARM was not measured. The graph's quantise/dequantise pairs set the precision, so the hint
-        # keeps the rest fp32. Only models with an int8 variant take this choice.
+        # int8 ran 3.0-3.2× fp32 with AVX512-VNNI, 1.8-1.9× on AVX2 (benchmarks/bench_int8.py,
+        # bench_precision.py); ARM was not measured. The graph's quantise/dequantise pairs set the
+        # precision, so the hint keeps the rest fp32. Only models with an int8 variant take this choice.
         fp32_hint = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "f32"}})
         int8_options = {**cpu_options, "load_config": fp32_hint}
         cpu.append(ProviderChoice(OPENVINO, int8_options, "int8", "OpenVINO CPU, int8", variant="int8"))
