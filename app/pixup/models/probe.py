@@ -14,6 +14,7 @@ Run as a module: `python -m pixup.models.probe MODEL.onnx` (what the parent does
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -34,7 +35,14 @@ SPEC_CACHE_VERSION = 2
 """Part of the cache key: 2 added the measured context radius, so specs cached before it are probed again."""
 
 
-def _digest(path: Path) -> str:
+SEED_FILE = Path(__file__).with_name("bundled_specs.json")
+"""The specs of pixup's own conversions, measured once by scripts/make_bundled_specs.py and shipped,
+keyed like the cache: a bundled model's first load skips the probe runs (x4plus's context
+measurement alone takes ~30 s)."""
+
+
+def content_digest(path: Path) -> str:
+    """The key a spec is cached under: a hash of the file's content and SPEC_CACHE_VERSION."""
     h = hashlib.sha256(f"spec-v{SPEC_CACHE_VERSION}".encode())
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -44,6 +52,26 @@ def _digest(path: Path) -> str:
 
 def _cache_file(digest: str) -> Path:
     return user_paths().cache / "specs" / f"{digest}.json"
+
+
+@functools.cache
+def _seeds() -> dict[str, dict[str, object]]:
+    try:
+        document = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+        specs = document["specs"] if document.get("version") == SPEC_CACHE_VERSION else {}
+        return dict(specs)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}  # no seed file (or an unreadable one): bundled models are probed on first load
+
+
+def _seeded(digest: str) -> ModelSpec | None:
+    fields = {k: v for k, v in _seeds().get(digest, {}).items() if k != "model"}
+    if not fields:
+        return None
+    try:
+        return ModelSpec(**fields)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def _load_cached(file: Path) -> ModelSpec | None:
@@ -59,19 +87,20 @@ def _store(file: Path, spec: ModelSpec) -> None:
 
 
 def cached_spec(model_path: Path) -> ModelSpec | None:
-    """The spec stored for this file's content (by `guarded_spec` or `remember_spec`), else None.
-    Reads the file to hash it; runs nothing."""
+    """The spec stored for this file's content (by `guarded_spec` or `remember_spec`, or shipped for
+    a bundled conversion in SEED_FILE), else None. Reads the file to hash it; runs nothing."""
     try:
-        return _load_cached(_cache_file(_digest(Path(model_path))))
+        digest = content_digest(Path(model_path))
     except OSError:
         return None
+    return _load_cached(_cache_file(digest)) or _seeded(digest)
 
 
 def remember_spec(model_path: Path, spec: ModelSpec) -> None:
     """Store a spec inspected in this process, so the next load of the same content skips the
     probe runs (for pixup's own conversions, which need no child process). Never raises."""
     try:
-        _store(_cache_file(_digest(Path(model_path))), spec)
+        _store(_cache_file(content_digest(Path(model_path))), spec)
     except OSError as err:  # a read-only cache only costs a probe next time
         log.warning("cannot cache the spec of %s: %s", Path(model_path).name, err)
 
@@ -83,7 +112,7 @@ def guarded_spec(model_path: Path) -> ModelSpec:
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelError(f"model file not found: {model_path}")
-    cache = _cache_file(_digest(model_path))
+    cache = _cache_file(content_digest(model_path))
     cached = _load_cached(cache)
     if cached is not None:
         return cached
