@@ -97,6 +97,7 @@ def test_two_images_progress_cancel_one_compare_and_zoom(
     first.get_by_test_id("cancel-file").click()
     expect(first).to_have_attribute("data-status", "cancelled", timeout=10_000)
     expect(second).to_have_attribute("data-status", "done", timeout=180_000)
+    page.wait_for_timeout(400)  # the bar's 200 ms width transition, so the screenshot shows it full
     page.screenshot(path=str(SHOTS / "3-done.png"))
 
     # On disk: the small one, 4× by the bundled default model; nothing of the cancelled one.
