@@ -124,6 +124,46 @@ def test_two_images_progress_cancel_one_compare_and_zoom(
     print(f"e2e run: {time.monotonic() - started:.1f} s")
 
 
+def test_a_broken_file_fails_alone_with_one_line_in_a_narrow_window(
+    served: tuple[str, Path], browser: object, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    url, out = served
+    broken = tmp_path / "holiday.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8)  # a PNG signature, then junk
+    good = photo(tmp_path / "fine.png", 64, 48, seed=3)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    page = browser.new_page(viewport={"width": 640, "height": 860})
+    page.goto(url)
+    expect(page.get_by_test_id("dropzone")).to_be_visible(timeout=30_000)
+    page.get_by_test_id("file-input").set_input_files([str(broken), str(good)])
+    start = page.get_by_test_id("start")
+    expect(start).to_be_enabled(timeout=30_000)
+    start.click()
+    rows = page.get_by_test_id("file-row")
+    failed = rows.filter(has_text="holiday.png")
+    done = rows.filter(has_text="fine.png")
+    expect(failed).to_have_attribute("data-status", "failed", timeout=120_000)
+    expect(done).to_have_attribute("data-status", "done", timeout=120_000)
+    error = failed.get_by_test_id("file-error")
+    expect(error).to_contain_text("holiday.png")
+    text = error.inner_text()
+    assert "\n" not in text.strip() and "Traceback" not in text and "pixup-uploads" not in text
+    toast = page.get_by_test_id("toast").filter(has_text="damaged")
+    expect(toast).to_be_visible(timeout=10_000)
+    assert toast.inner_text().count("holiday.png") == 1  # not "holiday.png: holiday.png: ..."
+    # At 640 px the queue keeps the file names readable (the settings stack above it).
+    name = failed.get_by_test_id("file-name")
+    assert name.bounding_box() is not None and name.bounding_box()["width"] > 40  # type: ignore[index]
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(SHOTS / "5-narrow-failed.png"), full_page=True)
+    assert not any(p.name.startswith("holiday") for p in out.rglob("*"))  # nothing partial for it
+    page.close()
+
+
 def test_browser_cannot_skip_the_token_or_leave_the_roots(served: tuple[str, Path], browser: object) -> None:
     from playwright.sync_api import Browser
 

@@ -31,6 +31,18 @@ export interface JobsOptions {
  * `interval` ms while any job is queued or running (and stops when idle), reports each notice,
  * failure and finished job once.
  */
+/**
+ * A failed file's toast: its name once, then what went wrong. The engine's errors name the file
+ * themselves (by its path, or by its name under `pixup serve`); that prefix becomes the bare name.
+ */
+export function failureLine(name: string, input: string, error: string | null | undefined): string {
+  const message = error ?? 'failed';
+  for (const prefix of [`${input}: `, `${name}: `]) {
+    if (message.startsWith(prefix)) return `${name}: ${message.slice(prefix.length)}`;
+  }
+  return `${name}: ${message}`;
+}
+
 export class JobsController {
   jobs = $state<JobSnapshot[]>([]);
   readonly interval: number;
@@ -159,7 +171,12 @@ export class JobsController {
         this.#once(`${id}|notice|${notice}`, silent, 'warning', notice);
       }
       if (file.status === 'failed') {
-        this.#once(`${id}|failed|${file.input}`, silent, 'error', `${file.name}: ${file.error ?? 'failed'}`);
+        this.#once(
+          `${id}|failed|${file.input}`,
+          silent,
+          'error',
+          failureLine(file.name, file.input, file.error),
+        );
       }
     }
     if (job.error) this.#once(`${id}|error`, silent, 'error', job.error);

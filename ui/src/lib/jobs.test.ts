@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeApi, file, job } from '../test/fakes';
-import { JobsController } from './jobs.svelte';
+import { JobsController, failureLine } from './jobs.svelte';
 import type { JobSnapshot } from './types';
 
 describe('JobsController', () => {
@@ -76,6 +76,15 @@ describe('JobsController', () => {
       ['error', 'b.png: not an image'],
     ]);
     jobs.dispose();
+  });
+
+  it('names a failed file once, whether its error starts with its path, its name or neither', () => {
+    expect(failureLine('b.png', '/in/b.png', '/in/b.png: not an image')).toBe('b.png: not an image');
+    expect(failureLine('b.png', '/tmp/up/b.png', 'b.png: damaged image data')).toBe(
+      'b.png: damaged image data',
+    );
+    expect(failureLine('b.png', '/in/b.png', 'out of memory')).toBe('b.png: out of memory');
+    expect(failureLine('b.png', '/in/b.png', null)).toBe('b.png: failed');
   });
 
   it('a silent first refresh remembers old notices without reporting them', async () => {
