@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from pixup.api.bridge import Api
@@ -50,6 +51,20 @@ def test_no_native_dialogs_in_a_browser(api: Api) -> None:
     assert caps["faces"]  # no face model imported yet: the reason is given
     reply = api.call("pick_files", {"multiple": True})
     assert reply["ok"] is False and reply["error"]["code"] == "unavailable"
+
+
+def test_capabilities_without_a_face_model_do_not_read_the_detector(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The UI renders only once capabilities answer; reading the detector out of its package takes
+    # ~0.9 s and is pointless while no face model exists.
+    import pixup.faces
+
+    def unexpected() -> bytes:
+        raise AssertionError("the face detector was read with no face model imported")
+
+    monkeypatch.setattr(pixup.faces, "detector_model", unexpected)
+    assert "needs a face model" in api.call("capabilities", {})["result"]["faces"]
 
 
 def test_models_and_edit_model_write_model_config(api: Api, tmp_path: Path) -> None:

@@ -13,27 +13,27 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 import onnxruntime as ort
 
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.errors import EngineError, ModelError
 from pixup.faces.align import CROP_SIZE
 
+if TYPE_CHECKING:
+    import onnx  # imported where a model is read: it costs ~1 s (ml_dtypes) at start-up
+
 log = logging.getLogger(__name__)
 
 FaceKind = Literal["gfpgan", "codeformer"]
 Providers = Sequence[str | tuple[str, dict[str, Any]]]
 
-_FLOATS: dict[int, type[np.floating[Any]]] = {
-    onnx.TensorProto.FLOAT: np.float32,
-    onnx.TensorProto.FLOAT16: np.float16,
-}
-_SCALARS: dict[int, type[np.floating[Any]]] = {**_FLOATS, onnx.TensorProto.DOUBLE: np.float64}
+# onnx.TensorProto's element types, as numbers so this module loads without onnx.
+_FLOATS: dict[int, type[np.floating[Any]]] = {1: np.float32, 10: np.float16}  # FLOAT, FLOAT16
+_SCALARS: dict[int, type[np.floating[Any]]] = {**_FLOATS, 11: np.float64}  # DOUBLE
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,8 @@ def _signature(model: onnx.ModelProto, name: str) -> FaceSignature:
 def check_face_model(path: str | Path) -> FaceSignature:
     """The signature of the face model at `path`; ModelError with a one-line reason when the file is
     not ONNX or not a GFPGAN/CodeFormer-style model."""
+    import onnx
+
     path = Path(path)
     try:
         # Only the graph is needed: external weights (large models) stay on disk.
