@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -340,6 +341,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(server.url)
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's stop, like Ctrl-C: uploads are removed on the way out
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

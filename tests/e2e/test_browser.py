@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ def photo(path: Path, width: int, height: int, seed: int) -> Path:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("home")
     out = tmp_path_factory.mktemp("out")
+    uploads_before = set(Path(tempfile.gettempdir()).glob("pixup-uploads-*"))
     env = dict(os.environ, PIXUP_HOME=str(home), PYTHONPATH=str(REPO / "app"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pixup", "serve", "--no-browser", "--port", "0", "--output", str(out)],
@@ -47,7 +49,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else url
     yield url, out
     proc.terminate()
-    proc.wait(30)
+    assert proc.wait(30) == 0  # SIGTERM stops the server like Ctrl-C
+    left = set(Path(tempfile.gettempdir()).glob("pixup-uploads-*")) - uploads_before
+    assert left == set(), "the uploaded copies outlived the server"
 
 
 @pytest.fixture(scope="module")
