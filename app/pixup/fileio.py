@@ -55,7 +55,7 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
-def _process_gone(pid: int) -> bool:
+def process_gone(pid: int) -> bool:
     """True only when no process `pid` runs on this machine (POSIX); False when unsure."""
     if os.name != "posix" or pid <= 0 or pid == os.getpid():
         return False  # Windows' os.kill would terminate the process, not probe it
@@ -76,7 +76,7 @@ def _is_stale(name: str, mtime: float, now: float) -> bool:
     if age > STALE_TEMP_S:
         return True
     pid = match.group("pid")
-    return pid is not None and age > DEAD_WRITER_GRACE_S and _process_gone(int(pid))
+    return pid is not None and age > DEAD_WRITER_GRACE_S and process_gone(int(pid))
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:

@@ -130,3 +130,23 @@ def test_errors_name_an_uploaded_file_by_its_name(server: ApiServer, api: Api, x
     assert state["input"] == uploaded
     assert state["error"].startswith("holiday.png: ")
     assert str(server.uploads) not in state["error"]
+
+
+def test_upload_folders_of_servers_that_are_gone_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from pixup.api.http import UPLOADS_PREFIX, remove_stale_uploads
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead = tmp_path / f"{UPLOADS_PREFIX}{int(finished.stdout)}-abc"  # its server was killed
+    alive = tmp_path / f"{UPLOADS_PREFIX}{os.getpid()}-def"  # a server still running
+    old_style = tmp_path / f"{UPLOADS_PREFIX}ghi"  # no pid: cannot tell, never touched
+    other = tmp_path / "not-pixups"
+    for folder in (dead, alive, old_style, other):
+        (folder / "sub").mkdir(parents=True)
+        (folder / "sub" / "photo.png").write_bytes(b"x")
+    assert remove_stale_uploads(tmp_path) == [dead]
+    assert not dead.exists()
+    assert alive.is_dir() and old_style.is_dir() and other.is_dir()

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from pixup.api.bridge import Api
+from pixup.fileio import process_gone
 
 _READ_TEXTS = frozenset({"error", "notices", "message"})
 """Reply fields a person reads (see ApiServer.shown)."""
@@ -54,6 +55,31 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+UPLOADS_PREFIX = "pixup-uploads-"
+"""A server's upload folder in the temp folder: "pixup-uploads-PID-RANDOM" (older versions: no PID)."""
+_UPLOADS_NAME = re.compile(re.escape(UPLOADS_PREFIX) + r"(?P<pid>\d+)-")
+
+
+def remove_stale_uploads(folder: Path) -> list[Path]:
+    """Delete upload folders in `folder` left by `pixup serve` processes that are gone (killed
+    before they could clean up). A folder whose server may still run is never touched."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _UPLOADS_NAME.match(entry.name)
+        if match is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        if process_gone(int(match.group("pid"))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    if removed:
+        log.info("removed %d upload folder(s) of pixup servers that are gone", len(removed))
+    return removed
+
+
 class ApiServer:
     """Serves one Api. `start()` runs it on a daemon thread; `url` carries the token."""
 
@@ -68,7 +94,8 @@ class ApiServer:
         self.api = api
         self.token = secrets.token_urlsafe(24)
         self.ui_dir = Path(ui_dir or default_ui_dir()).resolve()
-        self.uploads = Path(tempfile.mkdtemp(prefix="pixup-uploads-")).resolve()
+        remove_stale_uploads(Path(tempfile.gettempdir()))
+        self.uploads = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-")).resolve()
         extra = [Path(api.default_output)] if api.default_output else []
         self.roots = [self.uploads, *(Path(r).resolve() for r in [*extra, *roots])]
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
