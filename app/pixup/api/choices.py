@@ -14,4 +14,6 @@ Precision = Literal["fast", "exact"]
 CPUs for the models measured for it, else fp32); "exact": fp32 everywhere."""
 Scenario = Literal["Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art"]
 """The problems the UI and `--scenario` speak in; each picks the measured model (models/scenarios.json)."""
+ModelScenario = Literal[Scenario, "Fix Compression", "Custom"]
+"""What model_config.json may file a model under (the scenarios, plus repair models and the user's own)."""
 JpegSubsampling = Literal["4:4:4", "4:2:0"]

@@ -12,14 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Defined without pydantic (the CLI's parser and the engine use them too); re-exported from here.
 from pixup.api.choices import JpegSubsampling as JpegSubsampling
+from pixup.api.choices import ModelScenario as ModelScenario
 from pixup.api.choices import OutputFormat as OutputFormat
 from pixup.api.choices import Precision as Precision
 from pixup.api.choices import Scenario as Scenario
 
-ModelScenario = Literal[
-    "Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art", "Fix Compression", "Custom"
-]
-"""What model_config.json may file a model under (the scenarios, plus repair models and the user's own)."""
 Stage = Literal["queued", "loading", "repair", "upscale", "faces", "write", "finished"]
 """What a file is doing now; `tiles_done`/`tiles_total` count tiles while repairing (Fix compression)
 and upscaling, faces while recovering faces."""
