@@ -302,3 +302,33 @@ def run_unprivileged(fn: Callable[[], Any]) -> Any:
     if status == "err":
         raise value
     return value
+
+
+def png_unfilter(data: bytes, width: int, height: int, bpp: int) -> np.ndarray:
+    """PNG unfiltering as the spec states it (the decoder side): Sub, Average and Paeth a byte at a
+    time, slow and obviously right; None and Up a row at a time. `data` is the inflated IDAT."""
+    stride = width * bpp
+    out = np.zeros((height + 1, stride), dtype=np.int32)  # row 0: the zero row above the image
+    for y in range(1, height + 1):
+        start = (y - 1) * (stride + 1)
+        kind = data[start]
+        line = np.frombuffer(data, dtype=np.uint8, count=stride, offset=start + 1).astype(np.int32)
+        up = out[y - 1]
+        if kind in (0, 2):
+            out[y] = (line + (up if kind == 2 else 0)) % 256
+            continue
+        row = out[y]
+        for x in range(stride):
+            a = int(row[x - bpp]) if x >= bpp else 0
+            b = int(up[x])
+            c = int(up[x - bpp]) if x >= bpp else 0
+            if kind == 1:
+                pred = a
+            elif kind == 3:
+                pred = (a + b) // 2
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            row[x] = (int(line[x]) + pred) % 256
+    return out[1:].astype(np.uint8)

@@ -25,7 +25,7 @@ from pixup.imaging import (
     write_image,
 )
 from pixup.imaging.limits import Format
-from tests.imaging.helpers import GRAY_ICC, KEPT_TAGS, P3_ICC, SRGB_ICC, camera_exif, xmp_packet
+from tests.imaging.helpers import GRAY_ICC, KEPT_TAGS, P3_ICC, SRGB_ICC, camera_exif, png_unfilter, xmp_packet
 
 RNG = np.random.default_rng(99)
 DEFAULTS = EncodeOptions()
@@ -87,33 +87,6 @@ def _png_rows(data: bytes) -> tuple[list[int], bytes]:
     return [raw[i] for i in range(0, len(raw), row)], raw
 
 
-def _reference_unfilter(raw: bytes, width: int, height: int, bpp: int) -> np.ndarray:
-    """PNG unfiltering straight from the spec, one byte at a time: slow and obviously right."""
-    stride = width * bpp
-    out = np.zeros((height, stride), dtype=np.uint8)
-    for y in range(height):
-        kind = raw[y * (stride + 1)]
-        line = raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]
-        for x in range(stride):
-            a = int(out[y, x - bpp]) if x >= bpp else 0
-            b = int(out[y - 1, x]) if y else 0
-            c = int(out[y - 1, x - bpp]) if y and x >= bpp else 0
-            if kind == 0:
-                pred = 0
-            elif kind == 1:
-                pred = a
-            elif kind == 2:
-                pred = b
-            elif kind == 3:
-                pred = (a + b) // 2
-            else:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            out[y, x] = (line[x] + pred) & 0xFF
-    return out
-
-
 @pytest.mark.parametrize("level", [0, 1, 6, 9])
 def test_16bit_png_filters_decode_by_the_book(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: int
@@ -133,7 +106,7 @@ def test_16bit_png_filters_decode_by_the_book(
     path = write_image(arr, tmp_path / "f.png", fmt="png", options=options, metadata=None)
     kinds, raw = _png_rows(path.read_bytes())  # zlib.decompress checks the header and Adler-32
     assert len(set(kinds)) >= 3, kinds
-    decoded = _reference_unfilter(raw, w, h, 8).view(">u2").reshape(h, w, 4)
+    decoded = png_unfilter(raw, w, h, 8).view(">u2").reshape(h, w, 4)
     assert np.array_equal(decoded, arr)
     assert np.array_equal(read_image(path).pixels, arr)
     assert np.array_equal(np.asarray(Image.open(path)), (arr >> 8).astype(np.uint8))

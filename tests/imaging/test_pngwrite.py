@@ -14,6 +14,7 @@ from PIL import Image
 
 from pixup.imaging import pngwrite
 from pixup.imaging.pngwrite import write_png
+from tests.imaging.helpers import png_unfilter
 
 RNG = np.random.default_rng(2024)
 
@@ -44,35 +45,6 @@ def _spec_filter(raw: np.ndarray, previous: np.ndarray, bpp: int, kind: int) -> 
 def _cost(filtered: np.ndarray) -> np.ndarray:
     signed = filtered.astype(np.int32)
     return np.minimum(signed, 256 - signed).sum(axis=1)
-
-
-def _unfilter(data: bytes, width: int, height: int, bpp: int) -> np.ndarray:
-    """The decoder side of the spec, a row at a time (Sub, Average and Paeth byte by byte)."""
-    stride = width * bpp
-    out = np.zeros((height + 1, stride), dtype=np.int32)  # row 0: the zero row above the image
-    for y in range(1, height + 1):
-        start = (y - 1) * (stride + 1)
-        kind = data[start]
-        line = np.frombuffer(data, dtype=np.uint8, count=stride, offset=start + 1).astype(np.int32)
-        up = out[y - 1]
-        if kind in (0, 2):
-            out[y] = (line + (up if kind == 2 else 0)) % 256
-            continue
-        row = out[y]
-        for x in range(stride):
-            a = int(row[x - bpp]) if x >= bpp else 0
-            b = int(up[x])
-            c = int(up[x - bpp]) if x >= bpp else 0
-            if kind == 1:
-                pred = a
-            elif kind == 3:
-                pred = (a + b) // 2
-            else:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            row[x] = (int(line[x]) + pred) % 256
-    return out[1:].astype(np.uint8)
 
 
 def _idat_rows(data: bytes) -> tuple[list[int], bytes]:
@@ -191,7 +163,7 @@ def test_rows_with_different_filters_decode_by_the_book(
     assert len(kinds) == height
     assert len(set(kinds)) >= 4, kinds
     assert (4 in kinds) == (choice == "five")  # the four-filter choice never writes Paeth
-    back = _unfilter(raw, width, height, bpp)
+    back = png_unfilter(raw, width, height, bpp)
     big = np.dtype(dtype) == np.uint16
     assert np.array_equal(back.view(">u2" if big else np.uint8).reshape(pixels.shape), pixels)
     with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
@@ -253,7 +225,7 @@ def test_each_segment_deflates_with_the_strategy_its_first_block_favours(
         write_png(buffer, pixels, compress_level=level)
         assert strategies == ["rle", "rle", "default", "default"]
         _, raw = _idat_rows(buffer.getvalue())
-        assert np.array_equal(_unfilter(raw, width, height, 3).reshape(pixels.shape), pixels)
+        assert np.array_equal(png_unfilter(raw, width, height, 3).reshape(pixels.shape), pixels)
         with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
             assert np.array_equal(np.asarray(decoded), pixels)
 
@@ -275,5 +247,5 @@ def test_tiny_images_round_trip(shape: tuple[int, int], channels: int, dtype: ty
     _, raw = _idat_rows(buffer.getvalue())
     bpp = channels * np.dtype(dtype).itemsize
     big = np.dtype(dtype) == np.uint16
-    back = _unfilter(raw, width, height, bpp).view(">u2" if big else np.uint8).reshape(pixels.shape)
+    back = png_unfilter(raw, width, height, bpp).view(">u2" if big else np.uint8).reshape(pixels.shape)
     assert np.array_equal(back, pixels)
