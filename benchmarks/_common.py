@@ -86,6 +86,12 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR (dB) of `a` against `b` over every sample; `peak` is the value range (1.0 for 0-1 floats)."""
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
+
+
 def load_average() -> float:
     """The 1-minute load average (other work on this shared machine)."""
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import load_average, median, sample_image, table
+from _common import load_average, median, psnr, sample_image, table
 
 os.environ.setdefault("PIXUP_HOME", str(Path(tempfile.gettempdir()) / "pixup-speed-home"))
 
@@ -38,12 +38,6 @@ def cpu_choice(precision: str) -> ProviderChoice:
     """OpenVINO CPU as pixup plans it, with bf16 forced on or off."""
     plan = provider_plan("fast", cpu_bf16=precision == "bf16", openvino_devices=["CPU"])
     return next(c for c in plan if c.name == OPENVINO and c.device == "CPU" and c.variant is None)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = (a.astype(np.float64) - b.astype(np.float64)) * 255
-    mse = float((error**2).mean())
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def main() -> int:
@@ -87,7 +81,7 @@ def main() -> int:
                     f"{median(seconds[name]):.3f}",
                     f"{median(ratios):.2f}",
                     " ".join(f"{r:.2f}" for r in ratios),
-                    "–" if name == "fp32" else f"{psnr(outputs[name], outputs['fp32']):.1f}",
+                    "–" if name == "fp32" else f"{psnr(outputs[name], outputs['fp32'], peak=1.0):.1f}",
                 ]
             )
         for session in sessions.values():

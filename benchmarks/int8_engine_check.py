@@ -19,16 +19,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _common import SAMPLES, load_average
+from _common import SAMPLES, load_average, psnr
 from pixup.engine.session import ModelSession
 from pixup.engine.upscale import upscale_array
 from pixup.models.catalogue import resolve_model
 from pixup.models.int8 import int8_model
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = a.astype(np.float64) - b
-    return float(10 * np.log10(255.0**2 / float((error**2).mean())))
 
 
 def main() -> int:
