@@ -97,6 +97,7 @@ def test_two_images_progress_cancel_one_compare_and_zoom(
     page.wait_for_function(
         "el => Number(el.getAttribute('aria-valuenow')) > 0", arg=bar.element_handle(), timeout=120_000
     )
+    page.wait_for_timeout(300)  # the bar's width transition, so the screenshot shows the progress reported
     page.screenshot(path=str(SHOTS / "2-running.png"))
     first.get_by_test_id("cancel-file").click()
     expect(first).to_have_attribute("data-status", "cancelled", timeout=10_000)
