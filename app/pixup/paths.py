@@ -13,6 +13,10 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "pixup"
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed package: read-only data the app ships (the built UI, prebuilt models)."""
+UI_DIR_ENV = "PIXUP_UI_DIR"
+"""Overrides where the built UI (index.html and assets) is read from."""
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,15 @@ def user_paths() -> UserPaths:
         config=Path(dirs.user_config_dir),
         logs=Path(dirs.user_log_dir),
     )
+
+
+def ui_dir() -> Path:
+    """The built UI: `PIXUP_UI_DIR`, else the source checkout's `ui/dist` (pixup runs from a clone),
+    else the copy an installed pixup carries (`pixup/webui`, made by build/vendor.py)."""
+    override = os.environ.get(UI_DIR_ENV)
+    if override:
+        return Path(override)
+    checkout = PACKAGE_DIR.parents[1] / "ui" / "dist"
+    if (checkout / "index.html").is_file():
+        return checkout
+    return PACKAGE_DIR / "webui"

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pixup.api.bridge import Api
 from pixup.fileio import process_gone
+from pixup.paths import ui_dir
 
 _READ_TEXTS = frozenset({"error", "notices", "message"})
 """Reply fields a person reads (see ApiServer.shown)."""
@@ -39,11 +40,8 @@ CHUNK = 1 << 20
 
 
 def default_ui_dir() -> Path:
-    """The built UI: `PIXUP_UI_DIR`, else `ui/dist` of the source tree pixup runs from."""
-    env = os.environ.get("PIXUP_UI_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "ui" / "dist"
+    """The built UI (pixup.paths.ui_dir)."""
+    return ui_dir()
 
 
 def is_loopback(host: str) -> bool:

