@@ -7,6 +7,11 @@ by a crash) is rebuilt. Files are written with pixup.fileio.atomic_write (temp f
 a crashed run's leftovers are swept on the next write), and a per-entry lock file serialises
 conversions across threads and processes, so a reader never sees a torn file and two processes
 never convert the same model at once.
+
+An installed app also ships entries made at build time (build/prebuild_models.py), laid out the same
+way in the read-only `PREBUILT_DIR`: a valid entry there is used as it is, so the scenario models and
+their int8 variants are never converted on first run; a damaged one is ignored (and said so in the
+log) and the model is converted into the user cache as if nothing had shipped.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import TYPE_CHECKING
 from pixup.errors import ModelError
 from pixup.fileio import atomic_write_bytes
 from pixup.models.importers.ncnn.version import CONVERTER_VERSION
-from pixup.paths import user_paths
+from pixup.paths import PACKAGE_DIR, user_paths
 
 if TYPE_CHECKING:  # onnx (~0.1 s) loads only to convert: a cached model needs none of it
     import onnx
@@ -34,6 +39,8 @@ if TYPE_CHECKING:  # onnx (~0.1 s) loads only to convert: a cached model needs n
 log = logging.getLogger(__name__)
 
 CACHE_SUBDIR = "onnx"
+PREBUILT_DIR = PACKAGE_DIR / "prebuilt" / CACHE_SUBDIR
+"""Entries converted when the app was built (absent in a source checkout or a wheel)."""
 KEY_LENGTH = 16
 _CHUNK = 1 << 20
 
@@ -96,10 +103,29 @@ def cache_key(param: Path, bin_path: Path) -> str:
     return key
 
 
-def cache_entry(param: Path, bin_path: Path) -> CacheEntry:
-    folder = user_paths().cache / CACHE_SUBDIR
-    key = cache_key(param, bin_path)
+def _entry(folder: Path, key: str) -> CacheEntry:
     return CacheEntry(key, folder / f"{key}.onnx", folder / f"{key}.json")
+
+
+def _user_folder() -> Path:
+    return user_paths().cache / CACHE_SUBDIR
+
+
+def _prebuilt(key: str) -> CacheEntry | None:
+    """The shipped entry for `key` when it is there and intact."""
+    entry = _entry(PREBUILT_DIR, key)
+    if not entry.onnx_path.is_file():
+        return None
+    if _is_valid(entry):
+        return entry
+    log.warning("the prebuilt model %s is damaged; converting it again into the user cache", entry.onnx_path)
+    return None
+
+
+def cache_entry(param: Path, bin_path: Path) -> CacheEntry:
+    """Where the converted pair lives: the app's prebuilt entry when valid, else the user cache."""
+    key = cache_key(param, bin_path)
+    return _prebuilt(key) or _entry(_user_folder(), key)
 
 
 def _is_valid(entry: CacheEntry) -> bool:
@@ -193,13 +219,19 @@ def converted_model(param: Path, bin_path: Path) -> Path:
 
 
 def derived_model(base: Path, tag: str, transform: Callable[[onnx.ModelProto], onnx.ModelProto]) -> Path:
-    """A cached variant of a converted model (`base` with `transform` applied), stored beside it
-    as `<key>.<tag>.onnx` with the same sha256 sidecar check as the base entry."""
-    path = base.with_name(f"{base.stem}.{tag}.onnx")
-    entry = CacheEntry(f"{base.stem}.{tag}", path, path.with_suffix(".json"))
+    """A cached variant of a converted model (`base` with `transform` applied), stored as
+    `<key>.<tag>.onnx` with the same sha256 sidecar check as the base entry: the app's prebuilt one
+    when valid, else the user cache's (made there on a miss, even when `base` is prebuilt)."""
+    key = f"{base.stem}.{tag}"
+    shipped = _prebuilt(key)
+    if shipped is not None:
+        return shipped.onnx_path
+    entry = _entry(_user_folder(), key)
+    path = entry.onnx_path
     if _is_valid(entry):
         return path
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with _exclusive(path.with_suffix(".lock")):
             if _is_valid(entry):
                 return path
