@@ -31,6 +31,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
+COMMANDS = ("upscale", "serve", "info", "models")
+"""The sub-commands; any other arguments that are all existing paths open the window with them."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -103,6 +105,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["--inspect-model-child"] and len(given) == 2:
+        # The compiled app's stand-in for `python -m pixup.models.probe PATH` (models.probe.CHILD_FLAG).
+        from pixup.models.probe import child_main
+
+        return child_main(given[1])
     if given in ([], ["-v"], ["--verbose"]):
         # The window: it shows before the heavy imports (pydantic models, numpy, ONNX Runtime),
         # which load behind it.
@@ -110,6 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pixup.desktop.window import run_desktop
 
         return run_desktop()
+    opened = given and given[0] not in COMMANDS and not given[0].startswith("-")
+    if opened and all(Path(g).exists() for g in given):
+        # `pixup photo.jpg folder/`: "Open with pixup" from a file manager opens the window with them.
+        _setup_logging(False)
+        from pixup.desktop.window import run_desktop
+
+        return run_desktop(given)
     parser = _build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)

@@ -118,7 +118,7 @@ def guarded_spec(model_path: Path) -> ModelSpec:
         return cached
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "pixup.models.probe", str(model_path)],
+            [*child_command(), str(model_path)],
             capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:
@@ -140,7 +140,20 @@ def guarded_spec(model_path: Path) -> ModelSpec:
     return spec
 
 
-def _child(path: str) -> int:
+CHILD_FLAG = "--inspect-model-child"
+"""The hidden first argument that makes a compiled pixup (the standalone app, one binary with no
+`python -m`) run the inspection child instead of its command line (see pixup.cli.main)."""
+
+
+def child_command() -> list[str]:
+    """argv (less the model path) that runs the inspection child of this installation."""
+    if "__compiled__" in globals():  # Nuitka sets it in every module it compiles
+        return [sys.executable, CHILD_FLAG]
+    return [sys.executable, "-m", "pixup.models.probe"]
+
+
+def child_main(path: str) -> int:
+    """The inspection child: print the spec as one JSON line, or one error line (exit code 3)."""
     from pixup.engine.session import ModelSession
 
     try:
@@ -156,4 +169,4 @@ def _child(path: str) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_child(sys.argv[1]))
+    raise SystemExit(child_main(sys.argv[1]))
