@@ -13,6 +13,8 @@ set -euo pipefail
 PACKAGES=(
   # Tests and headless runs: virtual X server, its auth helper, screenshots (xwd), Playwright's browser
   xvfb xauth x11-apps chromium
+  # The installer recipe's checks: makensis compiles the Windows installer script (build/windows)
+  nsis
   # Fonts for the UI (without any, Qt and Chromium draw boxes), and the file manager opener
   fonts-dejavu-core fontconfig xdg-utils
   # QtWebEngine (Chromium) runtime

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
 export PIXUP_HOME="${PIXUP_HOME:-$PWD/.pixup-home}"
-.venv/bin/ruff check app tests benchmarks scripts
+.venv/bin/ruff check app tests benchmarks scripts build setup.py
 .venv/bin/mypy
 (cd ui && npm run --silent check && npm run --silent lint && npm test --silent && npm run --silent build-storybook)
 .venv/bin/pytest -q "$@"

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.desktop.xwd import xwd_to_image
+from tests.program import pixup_command, pixup_env
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_UI = REPO / "ui" / "dist"
@@ -32,9 +32,7 @@ else window.addEventListener('pywebviewready', go);
 
 
 def _env(home: Path, ui: Path | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PIXUP_HOME"] = str(home)
-    env["PYTHONPATH"] = str(REPO / "app") + os.pathsep + env.get("PYTHONPATH", "")
+    env = pixup_env(PIXUP_HOME=str(home))
     if ui is not None:
         env["PIXUP_UI_DIR"] = str(ui)
     return env
@@ -78,7 +76,7 @@ def _alive(pid: int) -> bool:
 def test_window_opens_paints_calls_the_bridge_and_closes_cleanly(tmp_path: Path) -> None:
     home = tmp_path / "home"
     log = home / "logs" / "pixup.log"
-    proc = subprocess.Popen([sys.executable, "-m", "pixup"], env=_env(home, _ui_dir(tmp_path)),
+    proc = subprocess.Popen(pixup_command(), env=_env(home, _ui_dir(tmp_path)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -120,7 +118,7 @@ def test_no_display_offers_pixup_serve(tmp_path: Path) -> None:
     env = _env(tmp_path / "home", None)
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
-    result = subprocess.run([sys.executable, "-m", "pixup"], env=env, capture_output=True, text=True,
+    result = subprocess.run(pixup_command(), env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -7,9 +7,7 @@ Screenshots go to `test-results/e2e/` (looked at by people; the assertions are o
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.program import pixup_command, pixup_env
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-results" / "e2e"
@@ -39,9 +39,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     home = tmp_path_factory.mktemp("home")
     out = tmp_path_factory.mktemp("out")
     uploads_before = set(Path(tempfile.gettempdir()).glob("pixup-uploads-*"))
-    env = dict(os.environ, PIXUP_HOME=str(home), PYTHONPATH=str(REPO / "app"))
+    env = pixup_env(PIXUP_HOME=str(home))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pixup", "serve", "--no-browser", "--port", "0", "--output", str(out)],
+        [*pixup_command(), "serve", "--no-browser", "--port", "0", "--output", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     assert proc.stdout is not None
