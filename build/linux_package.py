@@ -66,24 +66,34 @@ def dedupe_libraries(folder: Path) -> int:
     return saved
 
 
-def make_tarball(folder: Path, version: str, out: Path) -> Path:
-    """pixup-VERSION-linux-ARCH.tar.xz holding pixup-VERSION/ (run ./pixup-VERSION/pixup)."""
+def make_tarball(folder: Path, version: str, out: Path, binary: str) -> Path:
+    """pixup-VERSION-linux-ARCH.tar.xz: pixup-VERSION/app/ is the standalone folder and
+    pixup-VERSION/pixup links to its program (run ./pixup-VERSION/pixup)."""
     arch = os.uname().machine
     target = out / f"pixup-{version}-linux-{arch}.tar.xz"
     partial = target.with_suffix(".partial")
+    top = out / "tarball" / f"pixup-{version}"
+    shutil.rmtree(top.parent, ignore_errors=True)
+    top.mkdir(parents=True)
+    (top / "pixup").symlink_to(f"app/{binary}")
     if shutil.which("xz"):  # multi-threaded, much faster than Python's lzma on a big folder
         with partial.open("wb") as fh:
+            # The standalone folder goes in under pixup-VERSION/app (a rename of its own top name
+            # only, S: link targets inside it are left as they are).
             tar = subprocess.Popen(
                 [
                     "tar",
-                    "-C",
-                    str(folder.parent),
-                    "--transform",
-                    f"s,^{folder.name},pixup-{version},",
                     "--owner=0",
                     "--group=0",
                     "-cf",
                     "-",
+                    "-C",
+                    str(top.parent),
+                    f"{top.name}/pixup",
+                    "-C",
+                    str(folder.parent),
+                    "--transform",
+                    f"s,^{folder.name}\\(/\\|$\\),{top.name}/app\\1,S",
                     folder.name,
                 ],
                 stdout=subprocess.PIPE,
@@ -95,7 +105,9 @@ def make_tarball(folder: Path, version: str, out: Path) -> Path:
                 raise RuntimeError("tar | xz failed")
     else:
         with tarfile.open(partial, "w:xz") as tf:
-            tf.add(folder, arcname=f"pixup-{version}")
+            tf.add(top / "pixup", arcname=f"{top.name}/pixup")
+            tf.add(folder, arcname=f"{top.name}/app")
+    shutil.rmtree(top.parent)
     partial.replace(target)
     return target
 
@@ -169,7 +181,7 @@ def _icons(python: Path, staging: Path) -> None:
     shutil.rmtree(icons)
 
 
-def make_deb(folder: Path, version: str, out: Path, python: Path) -> Path:
+def make_deb(folder: Path, version: str, out: Path, python: Path, binary: str) -> Path:
     """pixup_VERSION_ARCH.deb, built with dpkg-deb from a staging tree."""
     arch = subprocess.run(
         ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
@@ -178,7 +190,7 @@ def make_deb(folder: Path, version: str, out: Path, python: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(folder, staging / PREFIX.lstrip("/"), symlinks=True)
     (staging / "usr/bin").mkdir(parents=True)
-    (staging / "usr/bin/pixup").symlink_to(f"{PREFIX}/pixup")
+    (staging / "usr/bin/pixup").symlink_to(f"{PREFIX}/{binary}")
     applications = staging / "usr/share/applications"
     applications.mkdir(parents=True)
     (applications / "pixup.desktop").write_text(desktop_entry(), encoding="utf-8")

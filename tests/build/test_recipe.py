@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -192,6 +193,28 @@ def test_identical_libraries_become_symlinks(tmp_path: Path) -> None:
     assert len(links) == 2
     assert all(p.read_bytes() == payload and not Path(os.readlink(p)).is_absolute() for p in links)
     assert not (lib / "libtbb.so.12").is_symlink()
+
+
+def test_the_tarball_holds_the_folder_and_a_pixup_link(tmp_path: Path) -> None:
+    # The folder's package data sit in pixup/ beside the program, so the program is pixup.bin and
+    # the tarball's top-level `pixup` links to it.
+    folder = tmp_path / "linux" / "pixup"
+    (folder / "pixup" / "webui").mkdir(parents=True)
+    (folder / "pixup" / "webui" / "index.html").write_text("<!doctype html>")
+    (folder / "pixup.bin").write_bytes(b"\x7fELF")
+    (folder / "libx.so.1").write_bytes(b"lib")
+    (folder / "libx.so").symlink_to("libx.so.1")
+    tarball = _load("linux_package").make_tarball(folder, "9.8.7", tmp_path, "pixup.bin")
+    assert tarball.name.startswith("pixup-9.8.7-linux-") and tarball.name.endswith(".tar.xz")
+    with tarfile.open(tarball) as tf:
+        members = {m.name: m for m in tf.getmembers()}
+        tf.extractall(tmp_path / "unpacked", filter="tar")
+    assert members["pixup-9.8.7/pixup"].issym() and members["pixup-9.8.7/pixup"].linkname == "app/pixup.bin"
+    assert members["pixup-9.8.7/app/libx.so"].linkname == "libx.so.1"
+    top = tmp_path / "unpacked" / "pixup-9.8.7"
+    assert (top / "pixup").resolve() == (top / "app" / "pixup.bin").resolve()
+    assert (top / "app" / "pixup" / "webui" / "index.html").read_text() == "<!doctype html>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["linux", tarball.name, "unpacked"])
 
 
 def test_the_desktop_entry_opens_images_with_pixup() -> None:
