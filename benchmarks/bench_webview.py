@@ -268,6 +268,7 @@ win.add(box)
 box.drag_source_set(Gdk.ModifierType.BUTTON1_MASK, [Gtk.TargetEntry.new("text/uri-list", 0, 0)],
                     Gdk.DragAction.COPY)
 box.connect("drag-data-get", lambda w, c, data, i, t: data.set_uris(uris))
+box.connect("drag-end", lambda *args: print("drag-end", flush=True))
 win.show_all()
 Gtk.main()
 """
@@ -304,16 +305,24 @@ def drop_check(backend: str, python: Path, gtk_python: Path, ui: Path, timeout: 
                 return "UI never on screen"
             time.sleep(1.0)
             source = [str(gtk_python), "-c", DRAG_SOURCE, str(image), str(tmp / "in" / "a folder")]
-            procs.append(subprocess.Popen(source, env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
+            source_out = tmp / "source.out"
+            with source_out.open("w") as out:
+                procs.append(subprocess.Popen(source, env=env, stdout=out, stderr=subprocess.DEVNULL))
             time.sleep(2.0)
             subprocess.run(["xdotool", *DRAG_PATH.split()], env=env, check=True, timeout=30)
-            time.sleep(3.0)
-            text = log_path.read_text(errors="replace") if log_path.exists() else ""
-            found = re.search(r"drop: (\d+) path", text)
+            found = None
+            gone = False
+            deadline = time.monotonic() + 8.0  # pixup logs the drop, or the web view opens the file
+            while time.monotonic() < deadline and not (found or gone):
+                time.sleep(0.25)
+                text = log_path.read_text(errors="replace") if log_path.exists() else ""
+                found = re.search(r"drop: (\d+) path", text)
+                with contextlib.suppress(OSError, struct.error, ValueError):
+                    gone = ui_pixels(xvfb) < UI_PIXELS
             paths = f"{found.group(1)} path(s)" if found else "no paths"
-            kept = "UI kept" if ui_pixels(xvfb) >= UI_PIXELS else "UI gone (the web view opened the file)"
-            return f"{paths}, {kept}"
+            kept = "UI gone (the web view opened the file)" if gone else "UI kept"
+            ended = "" if "drag-end" in source_out.read_text() else " (the drag never ended: retry)"
+            return f"{paths}, {kept}{ended}"
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(procs[0].pid, signal.SIGKILL)  # pixup and its web engine processes
