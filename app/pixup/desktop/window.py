@@ -52,8 +52,8 @@ compositor. Process-model flags (--single-process, --renderer-process-limit, --p
 SOFTWARE_RENDERING_ENV: tuple[tuple[str, str], ...] = (
     ("QT_QUICK_BACKEND", "software"),  # QtWebEngine composites through Qt Quick: raster, not GL
     ("QT_XCB_GL_INTEGRATION", "none"),  # X11: do not load libGL/GLX (and Mesa's LLVM) at all
-    # WebKitGTK (PIXUP_WEBVIEW=gtk): no GL compositor, so its web process does not load Mesa
-    # (425 -> 322 MB PSS for the whole app under Xvfb, benchmarks/bench_webview.py).
+    # WebKitGTK (PIXUP_WEBVIEW=gtk): pages drawn without its GL compositor (Mesa is still loaded, its
+    # buffers are not): 410 -> 323 MB PSS for the whole app (benchmarks/bench_webview.py, "gtk gpu"/"gtk").
     ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
 )
 
