@@ -28,8 +28,11 @@ tools left out) already bring; python3-gi (PyGObject for Debian's Python) on its
 is the size of those files the running window actually mapped (shared libraries, Chromium's .pak and
 ICU data): roughly what a standalone build must carry.
 
-    PYTHONPATH=app PIXUP_UI_DIR=ui/dist .venv/bin/python benchmarks/bench_webview.py          # 3 rounds
+    PYTHONPATH=app PIXUP_UI_DIR=ui/dist .venv/bin/python benchmarks/bench_webview.py --drop   # 3 rounds
     ... bench_webview.py --rounds 2 --variants qt,gtk --json
+
+`--drop` then drags an image and a folder from a GTK drag source onto each backend's window with
+xdotool (`apt-get install xdotool`) and says whether pixup got the paths and the UI stayed.
 
 The GTK runs need an interpreter with PyGObject: Debian's python3-gi is built for /usr/bin/python3, so
 `/usr/bin/python3 -m venv --system-site-packages .venv-gtk && .venv-gtk/bin/pip install -e .` (with
