@@ -42,6 +42,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_PY = ROOT / ".venv" / "bin" / "python"
@@ -138,7 +142,8 @@ class Xvfb:
             self.display = ":" + pipe.readline().strip()
         self.fb = fbdir / "Xvfb_screen0"
 
-    def accent_pixels(self) -> int:
+    def frame(self) -> np.ndarray:
+        """The screen now, as H×W×3 uint8 RGB (read from the framebuffer file, no X round-trip)."""
         import numpy as np
 
         data = self.fb.read_bytes()
@@ -150,8 +155,14 @@ class Xvfb:
         rows = np.frombuffer(data, np.uint8, stride * height, start).reshape(height, stride)
         pixels = rows[:, : (stride // px) * px].reshape(height, -1, px)
         # LSBFirst (0): B, G, R[, X]
-        b, g, r = (pixels[..., 0], pixels[..., 1], pixels[..., 2]) if order == 0 else (
-            pixels[..., px - 1], pixels[..., px - 2], pixels[..., px - 3])
+        channels = [2, 1, 0] if order == 0 else [px - 3, px - 2, px - 1]
+        return pixels[..., channels]
+
+    def accent_pixels(self) -> int:
+        import numpy as np
+
+        rgb = self.frame()
+        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
         count = 0
         for cr, cg, cb in (ACCENT, ACCENT_DARK):
             near = ((np.abs(r.astype(np.int16) - cr) < 10) & (np.abs(g.astype(np.int16) - cg) < 10)

@@ -21,6 +21,7 @@ from pixup.desktop.window import (
     JsApi,
     chromium_flags,
     has_display,
+    webview_gui,
 )
 from pixup.errors import PixupError
 
@@ -90,6 +91,18 @@ def test_chromium_flags() -> None:
     assert chromium_flags({"PIXUP_CHROMIUM_FLAGS": "--single-process"}, is_root=True) == \
         "--single-process --no-sandbox"
     assert "--disable-gpu" not in chromium_flags({}, is_root=False, gpu=True)
+
+
+def test_webview_gui_is_qt_unless_gtk_is_asked_for(caplog: pytest.LogCaptureFixture) -> None:
+    assert webview_gui({}, "linux") == "qt"
+    assert webview_gui({"PIXUP_WEBVIEW": "gtk"}, "linux") == "gtk"
+    assert webview_gui({"PIXUP_WEBVIEW": " GTK "}, "linux") == "gtk"
+    assert webview_gui({"PIXUP_WEBVIEW": "qt"}, "linux") == "qt"
+    assert webview_gui({"PIXUP_WEBVIEW": "cef"}, "linux") == "qt"
+    assert "PIXUP_WEBVIEW=cef" in caplog.text
+    # Windows and macOS have one system web view; pywebview picks it.
+    assert webview_gui({"PIXUP_WEBVIEW": "gtk"}, "win32") is None
+    assert webview_gui({}, "darwin") is None
 
 
 def test_js_api_exposes_only_call() -> None:

@@ -2,6 +2,8 @@
 window closes cleanly; without a display `pixup` says so in one line.
 
 Each window runs in its own process: Qt cannot open a second QApplication in one process.
+`PIXUP_WEBVIEW=gtk` runs the window on WebKitGTK instead of Qt WebEngine; that needs an interpreter with
+PyGObject (Debian's python3-gi: the `.venv-gtk` of benchmarks/README.md), so run pytest from there.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from pixup.desktop.window import webview_gui
 from tests.desktop.xwd import xwd_to_image
 from tests.program import pixup_command, pixup_env
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_UI = REPO / "ui" / "dist"
 START_TIMEOUT = 90.0
+RENDERERS = {"qt": "qtwebengine", "gtk": "gtkwebkit2"}  # pywebview's names, which pixup logs
 
 # Used only while ui/dist is not built: a page that calls the bridge the way the UI does.
 STANDIN_UI = """<!doctype html><html><head><meta charset="utf-8"><title>pixup</title></head>
@@ -108,6 +112,9 @@ def test_window_opens_paints_calls_the_bridge_and_closes_cleanly(tmp_path: Path)
         assert [m for m in members if _alive(m)] == []
         text = log.read_text(errors="replace")
         assert "window closed; shut down" in text
+        # pywebview falls back to the other backend without failing: check the one asked for ran.
+        renderer = RENDERERS[webview_gui() or "qt"]
+        assert f"({renderer})" in text, f"the window did not run on {renderer}"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -52,10 +52,21 @@ compositor. Process-model flags (--single-process, --renderer-process-limit, --p
 SOFTWARE_RENDERING_ENV: tuple[tuple[str, str], ...] = (
     ("QT_QUICK_BACKEND", "software"),  # QtWebEngine composites through Qt Quick: raster, not GL
     ("QT_XCB_GL_INTEGRATION", "none"),  # X11: do not load libGL/GLX (and Mesa's LLVM) at all
+    # WebKitGTK (PIXUP_WEBVIEW=gtk): pages drawn without its GL compositor (Mesa is still loaded, its
+    # buffers are not): 410 -> 323 MB PSS for the whole app (benchmarks/bench_webview.py, "gtk gpu"/"gtk").
+    ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
 )
 
+WEBVIEW_ENV = "PIXUP_WEBVIEW"
+"""Linux: which web view draws the window, `qt` (QtWebEngine, the default) or `gtk` (the system's
+WebKitGTK through PyGObject: Debian's python3-gi and gir1.2-webkit2-4.1). benchmarks/bench_webview.py
+compares the two (benchmarks/README.md)."""
+
+WEBVIEWS: dict[str, GUIType] = {"qt": "qt", "gtk": "gtk"}
+
 GPU_ENV = "PIXUP_WINDOW_GPU"
-"""Set to 1 to keep Qt's and Chromium's GPU paths (more memory; smoother on very large screens)."""
+"""Set to 1 to keep Qt's, Chromium's and WebKitGTK's GPU paths (more memory; smoother on very large
+screens)."""
 
 _API_WAIT_S = 120.0
 """How long a bridge call made while the engine is still loading waits for it."""
@@ -150,7 +161,10 @@ class DesktopApp:
 
     # -- start-up ----------------------------------------------------------------------------------
     def on_shown(self) -> None:
-        log.info("window shown after %.2f s", _since_start())
+        import webview
+
+        # The renderer actually in use: pywebview falls back to the other backend when one cannot load.
+        log.info("window shown after %.2f s (%s)", _since_start(), getattr(webview, "renderer", None))
         if self._close_requested:
             self._window.destroy()
 
@@ -282,9 +296,17 @@ def _is_root() -> bool:
     return geteuid is not None and geteuid() == 0
 
 
-def _gui() -> GUIType | None:
-    # Linux: Qt (QtWebEngine), the backend measured and tested; Windows/macOS: the system web view.
-    return "qt" if sys.platform.startswith("linux") else None
+def webview_gui(env: Mapping[str, str] | None = None, platform: str | None = None) -> GUIType | None:
+    """pywebview's `gui` for this machine: on Linux PIXUP_WEBVIEW's choice, Qt by default (an unknown
+    value is logged and ignored); None on Windows/macOS, whose system web view is the only one."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None
+    choice = env.get(WEBVIEW_ENV, "").strip().lower()
+    if choice and choice not in WEBVIEWS:
+        log.warning("%s=%s is not one of %s; using qt", WEBVIEW_ENV, choice, ", ".join(WEBVIEWS))
+    return WEBVIEWS.get(choice, "qt")
 
 
 def run_desktop(paths: Sequence[str] = ()) -> int:
@@ -295,6 +317,7 @@ def run_desktop(paths: Sequence[str] = ()) -> int:
               "run `pixup serve` to use pixup in a browser.", file=sys.stderr)
         return EXIT_NO_DISPLAY
     if sys.platform.startswith("linux"):
+        # Set even for gtk: pywebview falls back to Qt when GTK cannot load, and only Qt reads these.
         gpu = os.environ.get(GPU_ENV) == "1"
         os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = chromium_flags(os.environ, _is_root(), gpu=gpu)
         if not gpu:
@@ -332,10 +355,11 @@ def run_desktop(paths: Sequence[str] = ()) -> int:
         app.request_close()
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    log.info("opening the window (%.2f s after start; flags %s)", _since_start(),
+    gui = webview_gui()
+    log.info("opening the window (%.2f s after start; %s; flags %s)", _since_start(), gui or "system",
              os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", ""))
     try:
-        webview.start(app.boot, gui=_gui(), private_mode=True)
+        webview.start(app.boot, gui=gui, private_mode=True)
     except Exception as err:  # Qt/WebEngine missing pieces: one line, the log has the rest
         log.exception("the window failed")
         print(f"pixup: the window failed ({_one_line(err)}); run `pixup serve` instead.", file=sys.stderr)
