@@ -46,7 +46,7 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("-o", "--output", type=Path, help="output folder (default: beside each input)")
     up.add_argument("-m", "--model", default="", help="bundled model id or a model file path")
     # The value sets without pydantic: `pixup upscale` needs it only once the arguments are good.
-    from pixup.api.choices import JpegSubsampling, OutputFormat, Precision, Scenario
+    from pixup.choices import JpegSubsampling, OutputFormat, Precision, Scenario
 
     up.add_argument("--scenario", choices=list(get_args(Scenario)),
                     help="pick the model by problem (default: Universal Fast); --model overrides it")

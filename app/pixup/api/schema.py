@@ -10,18 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Defined without pydantic (the CLI's parser and the engine use them too); re-exported from here.
-from pixup.api.choices import JpegSubsampling as JpegSubsampling
-from pixup.api.choices import ModelScenario as ModelScenario
-from pixup.api.choices import OutputFormat as OutputFormat
-from pixup.api.choices import Precision as Precision
-from pixup.api.choices import Scenario as Scenario
+# Defined without pydantic at the bottom (every layer uses them); re-exported from here.
+from pixup.choices import FileStatus as FileStatus
+from pixup.choices import JobStatus as JobStatus
+from pixup.choices import JpegSubsampling as JpegSubsampling
+from pixup.choices import ModelScenario as ModelScenario
+from pixup.choices import OutputFormat as OutputFormat
+from pixup.choices import Precision as Precision
+from pixup.choices import Scenario as Scenario
+from pixup.choices import Stage as Stage
 
-Stage = Literal["queued", "loading", "repair", "upscale", "faces", "write", "finished"]
-"""What a file is doing now; `tiles_done`/`tiles_total` count tiles while repairing (Fix compression)
-and upscaling, faces while recovering faces."""
-FileStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 Theme = Literal["system", "dark", "light"]
 ErrorCode = Literal["invalid_request", "not_found", "unavailable", "conflict", "internal"]
 
