@@ -186,8 +186,9 @@ def _quiet_onnxruntime() -> None:
 def _cmd_upscale(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from pixup.api.schema import FileResult, UpscaleOptions
-    from pixup.jobs import JobService
+    from pixup.api.schema import FileResult
+    from pixup.jobs.options import UpscaleOptions
+    from pixup.jobs.service import JobService
 
     try:
         options = UpscaleOptions(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pixup.api.schema import FileResult, Stage, UpscaleOptions
+from pixup.api.schema import FileResult, Stage
 from pixup.engine import hardware
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.scaling import plan_scale
@@ -25,6 +25,7 @@ from pixup.imaging.decode import DEFAULT_MAX_PIXELS, read_image
 from pixup.imaging.encode import EncodeOptions, write_image
 from pixup.imaging.limits import Format, check_output_fits
 from pixup.imaging.naming import InputItem, check_template, collect_inputs, output_path_for
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.repair import RepairPass, plan_repair, swap_options
 from pixup.models.bundled import DEFAULT_MODEL_ID, SCENARIO_MODELS
 from pixup.models.config import ConfigStore

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixup.api.schema import FileResult, FileState, JobSnapshot, JobStatus, Stage, UpscaleOptions
+from pixup.api.schema import FileResult, FileState, JobSnapshot, JobStatus, Stage
 from pixup.engine.cancel import CancelToken
 from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
 from pixup.imaging.naming import InputItem
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.repair import RepairPass, plan_repair
 from pixup.jobs.runner import FaceTools, FileRunner, Inferred, expand_inputs, model_ref
 from pixup.models.config import ConfigStore
