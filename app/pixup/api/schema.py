@@ -44,17 +44,6 @@ class FileResult(BaseModel):
     notices: list[str] = Field(default_factory=list)
 
 
-class JobProgress(BaseModel):
-    """Progress of one job, per file: tiles done over tiles total."""
-
-    job_id: str
-    file: str
-    file_index: int
-    files_total: int
-    tiles_done: int
-    tiles_total: int
-
-
 # ------------------------------------------------------------------ jobs
 
 

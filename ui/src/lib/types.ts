@@ -140,17 +140,6 @@ export interface JobSnapshot {
    */
   created: number;
 }
-/**
- * Progress of one job, per file: tiles done over tiles total.
- */
-export interface JobProgress {
-  job_id: string;
-  file: string;
-  file_index: number;
-  files_total: number;
-  tiles_done: number;
-  tiles_total: number;
-}
 export interface JobRef {
   job_id: string;
 }
