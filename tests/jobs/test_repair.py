@@ -23,7 +23,7 @@ from pixup.imaging.decode import read_image
 from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.repair import plan_repair, repair_kind, repair_pixels
 from pixup.jobs.runner import model_ref
-from pixup.jobs.service import JobService, repair_unavailable
+from pixup.jobs.service import JobService
 from pixup.jobs.state import JobView
 from pixup.models.bundled import REPAIR_ANY, REPAIR_PATHS, SCENARIO_MODELS, RepairStep
 from pixup.models.catalogue import ResolvedModel, resolve_model
@@ -76,8 +76,7 @@ def run_job(service: JobService, job_id: str, src: Path, out: Path, **options: o
 # ------------------------------------------------------------------------------ the plan
 
 
-def test_strength_zero_is_off_and_nothing_is_unavailable() -> None:
-    assert repair_unavailable() is None
+def test_strength_zero_is_off() -> None:
     for scenario in (None, *SCENARIO_MODELS):
         opts = UpscaleOptions(scenario=scenario)  # type: ignore[arg-type]
         assert plan_repair(opts) is None

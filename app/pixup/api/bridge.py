@@ -26,7 +26,7 @@ from pixup.api.methods import METHODS
 from pixup.errors import ConflictError, NotFoundError, PixupError, RequestError, UnavailableError
 from pixup.imaging.atomic import atomic_write
 from pixup.jobs.runner import model_ref
-from pixup.jobs.service import JobService, faces_unavailable, repair_unavailable
+from pixup.jobs.service import JobService, faces_unavailable
 from pixup.jobs.state import JobView
 from pixup.models.bundled import SCENARIO_MODELS, bundled_model
 from pixup.models.config import ModelOverride
@@ -180,7 +180,7 @@ class Api:
 
     def capabilities(self, _: s.Empty) -> s.Capabilities:
         return s.Capabilities(native_dialogs=self.dialogs is not None, uploads=self.uploads,
-                              repair=repair_unavailable(), faces=faces_unavailable())
+                              faces=faces_unavailable())
 
     def list_models(self, _: s.Empty) -> s.ModelList:
         from pixup.models.catalogue import list_models

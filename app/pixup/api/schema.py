@@ -237,7 +237,6 @@ class Capabilities(BaseModel):
 
     native_dialogs: bool = Field(description="pick_files/pick_folder/pick_output open a native dialog")
     uploads: bool = Field(description="Dropped files are uploaded (browser) instead of given as paths")
-    repair: str | None = Field(description="None = available; otherwise why not")
     faces: str | None = Field(description="None = available; otherwise why not")
 
 

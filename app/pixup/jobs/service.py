@@ -48,12 +48,6 @@ EVENT_INTERVAL_S = 0.1
 """Progress events per job are throttled to at most one per this many seconds (state changes are
 always sent)."""
 
-def repair_unavailable() -> str | None:
-    """Why Fix compression cannot run, or None when it can (it always can: its models are bundled;
-    a missing pack fails the job with the pack's name, as for any bundled model)."""
-    return None
-
-
 def faces_unavailable(face_model: str = "") -> str | None:
     """Why face recovery cannot run (no detector, no face model), or None when it can."""
     from pixup.faces import detector_model

@@ -27,10 +27,6 @@ export interface Capabilities {
   /**
    * None = available; otherwise why not
    */
-  repair: string | null;
-  /**
-   * None = available; otherwise why not
-   */
   faces: string | null;
 }
 /**
