@@ -20,7 +20,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from pixup.engine.cancel import Cancelled, CancelToken
-from pixup.errors import EngineError, ModelError
+from pixup.errors import EngineError, ModelError, one_line
 from pixup.faces.align import CROP_SIZE
 
 if TYPE_CHECKING:
@@ -179,8 +179,7 @@ class FaceModel:
         except Exception as err:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled() from None
-            line = str(err).splitlines()[0] if str(err) else repr(err)
-            raise EngineError(f"The face model failed: {line}") from None
+            raise EngineError(f"The face model failed: {one_line(err)}") from None
         finally:
             if cancel is not None and hook is not None:
                 cancel.remove_abort_hook(hook)
@@ -236,7 +235,7 @@ def load_face_model(
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
     except Exception as err:  # ORT raises several unrelated types for a broken model
-        raise ModelError(f"{path.name}: ONNX Runtime cannot load it: {str(err).splitlines()[0]}") from None
+        raise ModelError(f"{path.name}: ONNX Runtime cannot load it: {one_line(err)}") from None
     log.info("face model %s (%s) on %s", path.name, signature.kind, session.get_providers()[0])
     if signature.kind == "codeformer":
         return CodeFormerModel(session, signature, fidelity)
