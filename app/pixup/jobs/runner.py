@@ -271,7 +271,7 @@ def _recover_faces(
         source, upscaled, faces.detector, faces.model, cancel=token,
         progress=lambda done, total: on_stage("faces", done, total),
     )
-    notices.extend(notes)
+    notices.extend([*faces.detector.notices, *faces.model.notices, *notes])  # their sessions' lines too
     return restored
 
 

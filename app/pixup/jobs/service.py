@@ -386,7 +386,8 @@ class JobService:
                 self._detector = FaceDetector()
             detector = self._detector
         providers = list(dict.fromkeys([provider, "CPUExecutionProvider"]))
-        model = load_face_model(resolve_face_model(options.face_model), providers)
+        path = resolve_face_model(options.face_model)
+        model = load_face_model(path, providers, precision=options.precision)
         return FaceTools(detector, model)
 
     @staticmethod
