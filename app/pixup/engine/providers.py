@@ -20,7 +20,7 @@ from typing import Literal
 
 import onnxruntime as ort
 
-# Defined once, in the API schema; re-exported because the engine's callers name it from here.
+# Defined once, at the bottom (pixup.choices); re-exported because the engine's callers name it from here.
 from pixup.choices import Precision as Precision
 from pixup.engine import hardware
 
