@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from pixup.engine.providers import CPU, OPENVINO, ProviderChoice
 from pixup.engine.session import GraphSession
 from pixup.errors import EngineError, ModelError
 from tests.engine import graphs
+from tests.engine.cancelling import cancel_while_running
 
 
 def _image(h: int = 12, w: int = 10, seed: int = 0) -> np.ndarray:
@@ -62,26 +61,11 @@ def test_cancel_aborts_a_running_inference(tmp_path: Path) -> None:
     # ~2.5 s of convolutions on two cores; the caller must get Cancelled long before.
     x = np.random.default_rng(1).random((1, 3, 512, 512), dtype=np.float32)
     session = GraphSession.open(graphs.save(graphs.slow(), tmp_path / "slow.onnx"), providers=[CPU])
-    token = CancelToken()
-    outcome: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            session.run({"input": x}, token=token)
-            outcome["result"] = "finished"
-        except Cancelled:
-            outcome["result"] = "cancelled"
-        outcome["returned"] = time.perf_counter()
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    time.sleep(0.2)
-    cancelled_at = time.perf_counter()
-    token.cancel()
-    thread.join(timeout=30)
+    result, seconds = cancel_while_running(lambda token: session.run({"input": x}, token=token))
     session.close()
-    assert outcome["result"] == "cancelled"
-    assert float(outcome["returned"]) - cancelled_at < 1.0  # type: ignore[arg-type]
+    assert result == "cancelled" and seconds < 1.0
+    token = CancelToken()
+    token.cancel()
     with pytest.raises(Cancelled):  # cancelled before: nothing runs
         GraphSession.open(graphs.save(graphs.classifier(), tmp_path / "c.onnx"), providers=[CPU]).run(
             {"input": _image()}, token=token
