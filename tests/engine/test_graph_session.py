@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,15 @@ def test_out_of_memory_on_the_last_provider_is_an_engine_error(tmp_path: Path) -
         session.close()
         with pytest.raises(EngineError, match="closed"):
             session.run({"input": np.ones((1, 3, 16, 4), np.float32)})
+
+
+def test_a_dropped_session_ends_its_worker_thread(tmp_path: Path) -> None:
+    # Face models are job-scoped and never closed: their inference threads must not pile up.
+    session = GraphSession.open(graphs.save(graphs.classifier(), tmp_path / "c.onnx"), providers=[CPU])
+    session.run({"input": _image()})
+    thread = session._worker._thread
+    assert thread is not None and thread.is_alive()
+    del session
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()

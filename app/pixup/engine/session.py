@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,12 +126,13 @@ class _InferenceWorker:
     def _loop(self) -> None:
         while (item := self._jobs.get()) is not None:
             future, job = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(job())
-            except BaseException as err:  # delivered to the waiting caller, never lost
-                future.set_exception(err)
+            del item  # an idle worker holds no job: its closure would keep a session (and its model) alive
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as err:  # delivered to the waiting caller, never lost
+                    future.set_exception(err)
+            del future, job
 
 
 class _ProviderFailed(Exception):
@@ -624,6 +626,9 @@ class GraphSession:
         self.output_names: tuple[str, ...] = tuple(o.name for o in session.get_outputs())
         self._lock = threading.Lock()
         self._worker = _InferenceWorker()
+        # Face models live as long as their job and nobody closes them: the worker thread ends
+        # with the session.
+        weakref.finalize(self, self._worker.stop)
 
     @classmethod
     def open(
