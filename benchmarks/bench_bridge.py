@@ -24,7 +24,7 @@ from PIL import Image
 
 from pixup.api.bridge import Api
 from pixup.api.http import ApiServer
-from pixup.api.schema import UpscaleOptions
+from pixup.jobs.options import UpscaleOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, table

@@ -46,12 +46,12 @@ import numpy as np
 from PIL import Image
 
 from _common import DEFAULT_MODEL_ID, SAMPLES, load_average, median, table
-from pixup.api.schema import UpscaleOptions
 from pixup.engine.cancel import CancelToken
 from pixup.engine.upscale import upscale_array
 from pixup.imaging import pngwrite
 from pixup.imaging.decode import read_image
 from pixup.imaging.encode import EncodeOptions, write_image
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.runner import _auto_batch
 from pixup.jobs.service import JobService
 from pixup.models.config import ConfigStore

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, get_args
 from pixup import __version__
 
 if TYPE_CHECKING:
-    from pixup.api.schema import FileState, JobSnapshot
+    from pixup.api.schema import FileResult
+    from pixup.jobs.state import FileView, JobView
 from pixup.errors import (
     ImageTooLargeError,
     ModelNameTakenError,
@@ -46,7 +47,7 @@ def _build_parser() -> argparse.ArgumentParser:
     up.add_argument("-o", "--output", type=Path, help="output folder (default: beside each input)")
     up.add_argument("-m", "--model", default="", help="bundled model id or a model file path")
     # The value sets without pydantic: `pixup upscale` needs it only once the arguments are good.
-    from pixup.api.choices import JpegSubsampling, OutputFormat, Precision, Scenario
+    from pixup.choices import JpegSubsampling, OutputFormat, Precision, Scenario
 
     up.add_argument("--scenario", choices=list(get_args(Scenario)),
                     help="pick the model by problem (default: Universal Fast); --model overrides it")
@@ -186,8 +187,9 @@ def _quiet_onnxruntime() -> None:
 def _cmd_upscale(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from pixup.api.schema import FileResult, UpscaleOptions
-    from pixup.jobs import JobService
+    from pixup.api.mapping import file_result
+    from pixup.jobs.options import UpscaleOptions
+    from pixup.jobs.service import JobService
 
     try:
         options = UpscaleOptions(
@@ -223,7 +225,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     bar = _ProgressBar(enabled=sys.stderr.isatty() and not args.json)
     reported: set[str] = set()
 
-    def on_event(snapshot: JobSnapshot) -> None:
+    def on_event(snapshot: JobView) -> None:
         if snapshot.job_id != job_id:
             return
         # File N may still be writing while N+1 upscales: the bar follows the file being computed.
@@ -237,7 +239,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
                 if snapshot.error and not args.json:
                     continue  # the job's own error is printed once, below
                 reported.add(state.input)
-                _report(FileResult.model_validate(state.model_dump(include=set(FileResult.model_fields))))
+                _report(file_result(state))
 
     def _report(result: FileResult) -> None:
         bar.file_done(result.input)
@@ -293,7 +295,7 @@ class _ProgressBar:
         self._bar: Any = None
         self._file: str | None = None
 
-    def update(self, state: FileState, index: int, total: int) -> None:
+    def update(self, state: FileView, index: int, total: int) -> None:
         if not self._enabled:
             return
         from tqdm import tqdm

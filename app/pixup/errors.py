@@ -9,6 +9,16 @@ class PixupError(Exception):
     """Base: `str(err)` is the one line the user sees."""
 
 
+def one_line(err: BaseException, *, last: bool = False, limit: int = 300) -> str:
+    """One line of a foreign exception's message, for a message of pixup's own: its first non-blank
+    line (the last with `last`, for libraries that put the cause at the end), at most `limit`
+    characters; the exception's type name when its message is empty."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    return lines[-1 if last else 0][:limit]
+
+
 class ImageReadError(PixupError):
     """The input is not a readable image (missing, empty, truncated, not an image, too big...)."""
 

@@ -8,7 +8,7 @@ from typing import Any, get_args
 import onnxruntime as ort
 
 from pixup import __version__
-from pixup.api.choices import Precision
+from pixup.choices import Precision
 from pixup.engine import hardware
 from pixup.engine.providers import provider_plan
 from pixup.paths import user_paths

@@ -88,8 +88,8 @@ def test_pillow_plugins_still_load_when_a_file_needs_them(suffix: str, expected:
 def test_the_uis_first_calls_load_no_onnx(tmp_path: Path) -> None:
     # The window renders once `capabilities` answers; importing onnx (ml_dtypes) took ~1 s of that.
     code = (
-        "from pixup.jobs.service import faces_unavailable, repair_unavailable\n"
-        "assert 'face model' in faces_unavailable() and repair_unavailable() is None"
+        "from pixup.jobs.service import faces_unavailable\n"
+        "assert 'face model' in faces_unavailable()"
     )
     loaded = _loaded_after(code, tmp_path)
     assert "onnx" not in loaded and "ml_dtypes" not in loaded

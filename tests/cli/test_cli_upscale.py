@@ -195,18 +195,20 @@ def test_ctrl_c_cancels_fast_and_leaves_nothing(run_cli: RunCli, pixup_home: Pat
 def test_progress_bar_follows_the_file_being_computed(capsys: pytest.CaptureFixture[str]) -> None:
     """With writes overlapping the next inference, file 1 can finish while file 2 upscales: its
     report must not close file 2's bar (which would flicker a new bar on every event)."""
-    from pixup.api.schema import FileState
+    from dataclasses import replace
+
     from pixup.cli import _ProgressBar
+    from pixup.jobs.state import FileView
 
     bar = _ProgressBar(enabled=True)
-    second = FileState(input="/in/b.png", name="b.png", status="running", stage="upscale",
+    second = FileView(input="/in/b.png", name="b.png", status="running", stage="upscale",
                        tiles_done=1, tiles_total=4)
     bar.update(second, 1, 2)
     shown = bar._bar
     assert shown is not None and shown.n == 1
     bar.file_done("/in/a.png")  # the previous file's write finished
     assert bar._bar is shown
-    bar.update(second.model_copy(update={"tiles_done": 3}), 1, 2)
+    bar.update(replace(second, tiles_done=3), 1, 2)
     assert bar._bar is shown and shown.n == 3
     bar.file_done("/in/b.png")
     assert bar._bar is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixup.engine.progress import Progress, ProgressMonitor
+from pixup.engine.progress import Progress
 from pixup.engine.scaling import resize_lanczos
 from pixup.engine.session import ModelSession
 from pixup.engine.tiling import plan_grid
@@ -274,17 +274,6 @@ def test_bad_inputs(x2: ModelSession, pixels: np.ndarray) -> None:
 def test_auto_tile_size_on_cpu(x2: ModelSession) -> None:
     tile = auto_tile_size(x2)
     assert 128 <= tile <= 512 and tile % 64 == 0
-
-
-def test_progress_monitor_keeps_the_latest(x2: ModelSession) -> None:
-    monitor = ProgressMonitor()
-    assert monitor.latest is None
-    upscale_array(random_image(100, 100), x2, tile=16, progress=monitor)
-    latest = monitor.latest
-    count = plan_grid(100, 100, x2.spec, tile=16, pad=0).count
-    assert count > 1
-    assert latest is not None and latest.tiles_done == latest.tiles_total == count
-    assert latest.fraction == 1.0
 
 
 # ---------------------------------------------------------------- a real pretrained model

@@ -86,3 +86,16 @@ def test_detector_model_is_the_embedded_onnx_without_importing_the_package() -> 
 def test_bad_detector_model_is_a_model_error(tmp_path: object) -> None:
     with pytest.raises(ModelError, match="face detector"):
         FaceDetector(b"not a model")
+
+
+def test_detector_on_another_provider_and_cancel(detector: FaceDetector, astronaut: np.ndarray) -> None:
+    from pixup.engine.cancel import Cancelled, CancelToken
+
+    (reference,) = detector.detect(astronaut)
+    elsewhere = FaceDetector(providers=("OpenVINOExecutionProvider",))
+    (face,) = elsewhere.detect(astronaut)
+    np.testing.assert_allclose(face.box, reference.box, atol=1)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        detector.detect(astronaut, token)

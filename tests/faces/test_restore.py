@@ -86,3 +86,15 @@ def test_not_onnx_or_missing(tmp_path: Path) -> None:
 def test_crop_shape_is_checked(models: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="512×512×3"):
         load_face_model(models["identity"]).restore(np.zeros((256, 256, 3), np.uint8))
+
+
+def test_face_models_open_on_the_engines_plan_with_its_fallback(models: dict[str, Path]) -> None:
+    crop = _crop(3)
+    on_openvino = load_face_model(models["identity"], ["OpenVINOExecutionProvider", "CPUExecutionProvider"],
+                                  precision="exact")
+    assert on_openvino.session.provider == "OpenVINOExecutionProvider" and on_openvino.notices == []
+    np.testing.assert_allclose(on_openvino.restore(crop), crop / 255.0, atol=1e-5)
+    fell_back = load_face_model(models["identity"], ["NoSuchProvider", "CPUExecutionProvider"])
+    assert fell_back.session.provider == "CPUExecutionProvider"
+    assert fell_back.notices[0] == "NoSuchProvider is not available in this ONNX Runtime build."
+    np.testing.assert_allclose(fell_back.restore(crop), crop / 255.0, atol=1e-6)

@@ -14,7 +14,6 @@ from pixup.imaging.naming import (
     format_scale,
     output_name,
     output_path_for,
-    plan_outputs,
 )
 
 
@@ -102,14 +101,17 @@ def test_output_may_not_replace_its_input(tmp_path: Path) -> None:
         output_path_for(item, None, "{name}.{ext}", 4, "png")
 
 
-def test_plan_outputs_resolves_clashes(tmp_path: Path) -> None:
+def test_outputs_of_one_job_resolve_clashes(tmp_path: Path) -> None:
     items = [
         InputItem(tmp_path / "a.png", Path("a.png")),
         InputItem(tmp_path / "a.jpg", Path("a.jpg")),
         InputItem(tmp_path / "b.png", Path("b.png")),
         InputItem(tmp_path / "a.JPG", Path("a.JPG")),
     ]
-    assert plan_outputs(items, tmp_path / "out", DEFAULT_TEMPLATE, 4, "png") == [
+    outputs: list[Path] = []  # as the job runner does: each output is reserved in input order
+    for item in items:
+        outputs.append(output_path_for(item, tmp_path / "out", DEFAULT_TEMPLATE, 4, "png", taken=outputs))
+    assert outputs == [
         tmp_path / "out" / "a_pixup_4x.png",
         tmp_path / "out" / "a_jpg_pixup_4x.png",
         tmp_path / "out" / "b_pixup_4x.png",

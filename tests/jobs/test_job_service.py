@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixup.api.schema import JobSnapshot, UpscaleOptions
 from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.service import EVENT_INTERVAL_S, JobService
+from pixup.jobs.state import JobView
 from pixup.models.config import ConfigStore
 from pixup.models.slot import ModelSlot
 from tests.engine import graphs
@@ -54,14 +55,14 @@ def service(tmp_path: Path, opener: RecordingOpener) -> Iterator[JobService]:
 
 class Recorder:
     def __init__(self) -> None:
-        self.snapshots: list[tuple[float, JobSnapshot]] = []
+        self.snapshots: list[tuple[float, JobView]] = []
         self.lock = threading.Lock()
 
-    def __call__(self, snapshot: JobSnapshot) -> None:
+    def __call__(self, snapshot: JobView) -> None:
         with self.lock:
             self.snapshots.append((time.monotonic(), snapshot))
 
-    def of(self, job_id: str) -> list[tuple[float, JobSnapshot]]:
+    def of(self, job_id: str) -> list[tuple[float, JobView]]:
         with self.lock:
             return [(t, s) for t, s in self.snapshots if s.job_id == job_id]
 
@@ -172,7 +173,7 @@ def test_progress_events_are_throttled(service: JobService, models: dict[str, st
     assert final.files[0].status == "done" and final.files[0].tiles_total > 400
     # Progress-only events (same statuses and stages as the previous event) come at most every
     # EVENT_INTERVAL_S; state changes are always sent.
-    def state(snapshot: JobSnapshot) -> list[tuple[str, str]]:
+    def state(snapshot: JobView) -> list[tuple[str, str]]:
         return [(snapshot.status, "")] + [(f.status, f.stage) for f in snapshot.files]
 
     progress_times = [

@@ -16,14 +16,15 @@ from benchmarks.sr_images import repository_photos
 from benchmarks.sr_metrics import downscale, psnr_y
 from PIL import Image
 
-from pixup.api.schema import JobSnapshot, UpscaleOptions
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.providers import Precision
 from pixup.engine.session import ModelSession
 from pixup.imaging.decode import read_image
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.repair import plan_repair, repair_kind, repair_pixels
 from pixup.jobs.runner import model_ref
-from pixup.jobs.service import JobService, repair_unavailable
+from pixup.jobs.service import JobService
+from pixup.jobs.state import JobView
 from pixup.models.bundled import REPAIR_ANY, REPAIR_PATHS, SCENARIO_MODELS, RepairStep
 from pixup.models.catalogue import ResolvedModel, resolve_model
 from pixup.models.config import ConfigStore
@@ -64,7 +65,7 @@ def prepass_strength() -> int:
     return step.high
 
 
-def run_job(service: JobService, job_id: str, src: Path, out: Path, **options: object) -> JobSnapshot:
+def run_job(service: JobService, job_id: str, src: Path, out: Path, **options: object) -> JobView:
     service.submit(job_id, [src], UpscaleOptions(output_dir=str(out), **options))  # type: ignore[arg-type]
     assert service.wait(job_id, TIMEOUT)
     snapshot = service.status(job_id)
@@ -75,8 +76,7 @@ def run_job(service: JobService, job_id: str, src: Path, out: Path, **options: o
 # ------------------------------------------------------------------------------ the plan
 
 
-def test_strength_zero_is_off_and_nothing_is_unavailable() -> None:
-    assert repair_unavailable() is None
+def test_strength_zero_is_off() -> None:
     for scenario in (None, *SCENARIO_MODELS):
         opts = UpscaleOptions(scenario=scenario)  # type: ignore[arg-type]
         assert plan_repair(opts) is None
@@ -190,7 +190,7 @@ def test_repair_beats_the_plain_upscale_on_a_jpeg(service: JobService, tmp_path:
     assert plan.notice() in fixed.files[0].notices
     assert fixed.files[0].model == model_ref(UpscaleOptions(scenario="Universal Fast", repair=100))
 
-    def score(snapshot: JobSnapshot) -> float:
+    def score(snapshot: JobView) -> float:
         output = snapshot.files[0].output
         assert output is not None
         return psnr_y(np.asarray(Image.open(output).convert("RGB")), truth, 4)
@@ -260,9 +260,9 @@ def test_cancel_inside_the_repair_step_leaves_no_output(tmp_path: Path) -> None:
     svc = JobService(ModelSlot(opener), ConfigStore(tmp_path / "user-models"))
     src = tmp_path / "big.png"
     Image.fromarray(np.tile(_jpeg_pixels(64), (3, 3, 1))).save(src)
-    cancelled: list[JobSnapshot] = []
+    cancelled: list[JobView] = []
 
-    def listener(snapshot: JobSnapshot) -> None:
+    def listener(snapshot: JobView) -> None:
         state = snapshot.files[0]
         if state.stage == "repair" and state.tiles_done >= 1 and not cancelled:
             cancelled.append(snapshot)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pixup.api.schema import UpscaleOptions
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.service import JobService
 from pixup.models.config import ConfigStore
 from pixup.models.slot import ModelSlot

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from pixup.api.schema import FileResult, JobSnapshot, UpscaleOptions
 from pixup.fileio import TEMP_SUFFIX
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.runner import FileRunner, Inferred
 from pixup.jobs.service import JobService
+from pixup.jobs.state import FileOutcome, JobView
 from pixup.models.config import ConfigStore
 from pixup.models.slot import ModelSlot
 from tests.engine import graphs
@@ -48,7 +49,7 @@ class Trace:
             self.add(f"infer {kind} {item.source.stem}")
             return outcome
 
-        def traced_write(runner: FileRunner, inferred: Inferred, *args, **kwargs) -> FileResult:  # type: ignore[no-untyped-def]
+        def traced_write(runner: FileRunner, inferred: Inferred, *args, **kwargs) -> FileOutcome:  # type: ignore[no-untyped-def]
             name = inferred.source.stem
             self.add(f"write start {name}")
             encode = inferred.encode
@@ -159,7 +160,7 @@ def test_events_finish_files_in_order_and_done_means_written(
     trace.after["infer end f1"] = trace.hold_write["f0"].set
     seen_done: dict[str, bool] = {}  # file → its output existed when "done" was first seen
 
-    def check(snapshot: JobSnapshot) -> None:
+    def check(snapshot: JobView) -> None:
         for f in snapshot.files:
             if f.status == "done" and f.input not in seen_done:
                 seen_done[f.input] = f.output is not None and Path(f.output).is_file()

@@ -21,11 +21,13 @@ from pydantic import BaseModel, ValidationError
 from pixup import __version__
 from pixup.api import schema as s
 from pixup.api.dialogs import Dialogs
+from pixup.api.mapping import job_snapshot
 from pixup.api.methods import METHODS
 from pixup.errors import ConflictError, NotFoundError, PixupError, RequestError, UnavailableError
 from pixup.imaging.atomic import atomic_write
 from pixup.jobs.runner import model_ref
-from pixup.jobs.service import JobService, faces_unavailable, repair_unavailable
+from pixup.jobs.service import JobService, faces_unavailable
+from pixup.jobs.state import JobView
 from pixup.models.bundled import SCENARIO_MODELS, bundled_model
 from pixup.models.config import ModelOverride
 from pixup.models.face_models import face_models
@@ -137,7 +139,7 @@ class Api:
         with self._files_lock:
             return path in self._files
 
-    def _remember_files(self, snapshot: s.JobSnapshot) -> None:
+    def _remember_files(self, snapshot: JobView) -> None:
         # Called up to 10×/s per job with every file: resolve only paths not seen before.
         with self._files_lock:
             new = {p for f in snapshot.files for p in (f.input, f.output) if p and p not in self._seen}
@@ -178,7 +180,7 @@ class Api:
 
     def capabilities(self, _: s.Empty) -> s.Capabilities:
         return s.Capabilities(native_dialogs=self.dialogs is not None, uploads=self.uploads,
-                              repair=repair_unavailable(), faces=faces_unavailable())
+                              faces=faces_unavailable())
 
     def list_models(self, _: s.Empty) -> s.ModelList:
         from pixup.models.catalogue import list_models
@@ -205,19 +207,19 @@ class Api:
         options = request.options
         if options.output_dir is None and self.default_output:
             options = options.model_copy(update={"output_dir": self.default_output})
-        return self.service.submit(request.job_id, [Path(p) for p in request.inputs], options)
+        return job_snapshot(self.service.submit(request.job_id, [Path(p) for p in request.inputs], options))
 
     def cancel_job(self, request: s.JobRef) -> s.JobSnapshot:
-        return self.service.cancel(request.job_id)
+        return job_snapshot(self.service.cancel(request.job_id))
 
     def cancel_file(self, request: s.FileRef) -> s.JobSnapshot:
-        return self.service.cancel_file(request.job_id, request.file)
+        return job_snapshot(self.service.cancel_file(request.job_id, request.file))
 
     def job_status(self, request: s.JobRef) -> s.JobSnapshot:
-        return self.service.status(request.job_id)
+        return job_snapshot(self.service.status(request.job_id))
 
     def list_jobs(self, _: s.Empty) -> s.JobList:
-        return s.JobList(jobs=self.service.list())
+        return s.JobList(jobs=[job_snapshot(view) for view in self.service.list()])
 
     def get_settings(self, _: s.Empty) -> s.Settings:
         with self._settings_lock:

@@ -10,51 +10,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Defined without pydantic (the CLI's parser and the engine use them too); re-exported from here.
-from pixup.api.choices import JpegSubsampling as JpegSubsampling
-from pixup.api.choices import ModelScenario as ModelScenario
-from pixup.api.choices import OutputFormat as OutputFormat
-from pixup.api.choices import Precision as Precision
-from pixup.api.choices import Scenario as Scenario
+# Defined without pydantic at the bottom (every layer uses them); re-exported from here.
+from pixup.choices import FileStatus as FileStatus
+from pixup.choices import JobStatus as JobStatus
+from pixup.choices import JpegSubsampling as JpegSubsampling
+from pixup.choices import ModelScenario as ModelScenario
+from pixup.choices import OutputFormat as OutputFormat
+from pixup.choices import Precision as Precision
+from pixup.choices import Scenario as Scenario
+from pixup.choices import Stage as Stage
 
-Stage = Literal["queued", "loading", "repair", "upscale", "faces", "write", "finished"]
-"""What a file is doing now; `tiles_done`/`tiles_total` count tiles while repairing (Fix compression)
-and upscaling, faces while recovering faces."""
-FileStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+# The job's own request model (jobs/ sits below the bridge); part of the wire contract too.
+from pixup.jobs.options import UpscaleOptions as UpscaleOptions
+
 Theme = Literal["system", "dark", "light"]
 ErrorCode = Literal["invalid_request", "not_found", "unavailable", "conflict", "internal"]
-
-
-class UpscaleOptions(BaseModel):
-    """What the user asked for; shared by every file of one job."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: str = Field(default="", description="Bundled model id or a path; empty = the scenario's model")
-    scenario: Scenario | None = Field(default=None, description="Picks the model when `model` is empty")
-    scale: float | None = Field(default=None, gt=0, le=16, description="Target scale; None = model's own")
-    tile: int | None = Field(default=None, ge=16, le=4096, description="Tile size; None = automatic")
-    batch: int | None = Field(default=None, ge=1, le=8, description="Tiles per inference; None = automatic")
-    format: OutputFormat | None = Field(default=None, description="None = keep the input format")
-    quality: int | None = Field(default=None, ge=1, le=100, description="JPEG/WebP quality")
-    webp_lossless: bool = False
-    png_compression: int = Field(
-        default=1, ge=0, le=9, description="zlib level for PNG/TIFF; 1 is 4x faster than 6 for 9% more bytes"
-    )
-    jpeg_subsampling: JpegSubsampling = "4:4:4"
-    jpeg_progressive: bool = False
-    background: str = Field(default="#ffffff", pattern=r"^#[0-9a-fA-F]{6}$",
-                            description="Colour transparent areas are flattened onto (JPEG)")
-    precision: Precision = "fast"
-    output_dir: str | None = Field(default=None, description="None = beside each input")
-    name_template: str = "{name}_pixup_{scale}x.{ext}"
-    overwrite: bool = False
-    recursive: bool = False
-    allow_large: bool = Field(default=False, description="Lift the decompression-bomb guard")
-    repair: int = Field(default=0, ge=0, le=100, description="Fix compression strength; 0 = off")
-    faces: bool = Field(default=False, description="Face recovery")
-    face_model: str = Field(default="", description="Face model name or path; empty = the first imported")
 
 
 class FileResult(BaseModel):
@@ -72,17 +42,6 @@ class FileResult(BaseModel):
     model: str | None = None
     provider: str | None = None
     notices: list[str] = Field(default_factory=list)
-
-
-class JobProgress(BaseModel):
-    """Progress of one job, per file: tiles done over tiles total."""
-
-    job_id: str
-    file: str
-    file_index: int
-    files_total: int
-    tiles_done: int
-    tiles_total: int
 
 
 # ------------------------------------------------------------------ jobs
@@ -278,7 +237,6 @@ class Capabilities(BaseModel):
 
     native_dialogs: bool = Field(description="pick_files/pick_folder/pick_output open a native dialog")
     uploads: bool = Field(description="Dropped files are uploaded (browser) instead of given as paths")
-    repair: str | None = Field(description="None = available; otherwise why not")
     faces: str | None = Field(description="None = available; otherwise why not")
 
 

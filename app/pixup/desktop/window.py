@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pixup.desktop.drop import DRAG_GUARD_JS, paths_event_script, paths_from_drop_event
 from pixup.desktop.pages import BACKGROUND_LIGHT, LOADING_HTML, error_html
+from pixup.errors import one_line
 from pixup.paths import ui_dir
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class DesktopApp:
             server.start()
         except Exception as err:  # any start-up failure becomes a page, not a dead window
             log.exception("the engine failed to start")
-            self._window.load_html(error_html("pixup could not start its engine.", _one_line(err)))
+            self._window.load_html(error_html("pixup could not start its engine.", one_line(err)))
             return
         with self._lock:
             if self._closed:  # the user closed the window while we were loading
@@ -274,11 +275,6 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
-
-
 def _quiet_onnxruntime() -> None:
     """ONNX Runtime and OpenVINO are chatty on stderr; the window reports through the UI and the log."""
     if os.environ.get("PIXUP_VERBOSE"):
@@ -328,7 +324,7 @@ def run_desktop(paths: Sequence[str] = ()) -> int:
     try:
         import webview
     except ImportError as err:
-        print(f"pixup: the window cannot start ({_one_line(err)}); run `pixup serve` instead.",
+        print(f"pixup: the window cannot start ({one_line(err)}); run `pixup serve` instead.",
               file=sys.stderr)
         return EXIT_FAILED
 
@@ -362,7 +358,7 @@ def run_desktop(paths: Sequence[str] = ()) -> int:
         webview.start(app.boot, gui=gui, private_mode=True)
     except Exception as err:  # Qt/WebEngine missing pieces: one line, the log has the rest
         log.exception("the window failed")
-        print(f"pixup: the window failed ({_one_line(err)}); run `pixup serve` instead.", file=sys.stderr)
+        print(f"pixup: the window failed ({one_line(err)}); run `pixup serve` instead.", file=sys.stderr)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -20,8 +20,8 @@ from typing import Literal
 
 import onnxruntime as ort
 
-# Defined once, in the API schema; re-exported because the engine's callers name it from here.
-from pixup.api.choices import Precision as Precision
+# Defined once, at the bottom (pixup.choices); re-exported because the engine's callers name it from here.
+from pixup.choices import Precision as Precision
 from pixup.engine import hardware
 
 OPENVINO = "OpenVINOExecutionProvider"

@@ -1,9 +1,13 @@
-"""ModelSession: one ONNX Runtime session behind the InferenceRunner protocol.
+"""The engine's sessions: every ONNX model pixup runs is opened here, on the provider plan.
 
-`ModelSession.open` walks the provider plan (best first); a provider that fails to create the
-session or to pass the inspection probes is skipped with a warning in the log and a line in
-`notices` for the user. `run` adapts dtype and layout, turns ORT failures into OutOfMemory /
-EngineError, and honours cancellation *during* an inference.
+`ModelSession` (an upscaler, behind the InferenceRunner protocol) and `GraphSession` (any other
+model: the face detector, face restorers) walk the same provider plan (best first, with the
+requested precision); a provider that fails to create the session (or, for an upscaler, to pass
+the inspection probes) is skipped with a warning in the log and a line in `notices` for the user.
+Runs turn ORT failures into OutOfMemory / EngineError and honour cancellation *during* an inference.
+`ModelSession.run` adapts dtype and layout for the tiling pipeline, which moves to `fallback()` when
+memory runs out; `GraphSession.run` takes and gives the model's own tensors and moves to the next
+provider by itself.
 
 Cancellation: RunOptions.terminate stops ORT between graph nodes (CPU, CUDA), but OpenVINO runs the
 whole graph as one node and ignores it. So each inference runs on the session's own (daemon) worker
@@ -20,9 +24,10 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -51,6 +56,8 @@ VariantLoader = Callable[[], tuple[Path, ModelSpec | None]]
 ValueError when the variant cannot be made."""
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _OOM_MARKERS = (
     "failed to allocate memory",
@@ -98,14 +105,12 @@ class _InferenceWorker:
     terminate) must not hold up interpreter exit after a Ctrl+C."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[
-            tuple[concurrent.futures.Future[np.ndarray], Callable[[], np.ndarray]] | None
-        ]
+        self._jobs: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None]
         self._jobs = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def submit(self, job: Callable[[], np.ndarray]) -> concurrent.futures.Future[np.ndarray]:
-        future: concurrent.futures.Future[np.ndarray] = concurrent.futures.Future()
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="pixup-infer", daemon=True)
             self._thread.start()
@@ -121,12 +126,13 @@ class _InferenceWorker:
     def _loop(self) -> None:
         while (item := self._jobs.get()) is not None:
             future, job = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(job())
-            except BaseException as err:  # delivered to the waiting caller, never lost
-                future.set_exception(err)
+            del item  # an idle worker holds no job: its closure would keep a session (and its model) alive
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as err:  # delivered to the waiting caller, never lost
+                    future.set_exception(err)
+            del future, job
 
 
 class _ProviderFailed(Exception):
@@ -137,26 +143,92 @@ class _ProviderMissing(_ProviderFailed):
     """The runtime does not offer this provider at all."""
 
 
-def _create(model_path: Path, choice: ProviderChoice, threads: int | None) -> ort.InferenceSession:
-    """A session on exactly `choice` (plus ORT's implicit CPU provider for unsupported nodes)."""
+class _Skip(Exception):
+    """Pass over this choice of the plan (a variant the model does not have); `notice`, when given,
+    tells the user why."""
+
+    def __init__(self, notice: str | None = None) -> None:
+        super().__init__(notice)
+        self.notice = notice
+
+
+def _plan(
+    precision: Precision,
+    providers: Sequence[str] | None,
+    threads: int | None,
+    plan: Sequence[ProviderChoice] | None,
+) -> list[ProviderChoice]:
+    """The choices a session tries, best first: `plan` as given, else the machine's plan for
+    `precision`, restricted to and ordered by `providers` when given."""
+    if plan is not None:
+        return list(plan)
+    if providers is None:
+        return provider_plan(precision, threads=threads, cache_dir=compiled_cache_dir())
+    return plan_for(providers, precision, threads=threads, cache_dir=compiled_cache_dir())
+
+
+def _walk_plan(
+    name: str,
+    plan: Sequence[ProviderChoice],
+    start: int,
+    notices: list[str],
+    load: Callable[[ProviderChoice], T],
+) -> tuple[int, T]:
+    """The one opener: the index of the first choice of `plan` (from `start`) that `load` can open,
+    and what it opened. A choice that fails is logged and told in `notices`; ModelError when the
+    model itself is the problem (the default CPU provider runs every standard op), else EngineError
+    when no choice was left."""
+    last_error: ModelError | None = None
+    for index in range(start, len(plan)):
+        choice = plan[index]
+        try:
+            made = load(choice)
+        except _Skip as skip:
+            if skip.notice:
+                notices.append(skip.notice)
+            continue
+        except (_ProviderFailed, ProbeError) as err:
+            last_error = err if isinstance(err, ProbeError) else None
+            log.warning("%s failed for %s: %s", choice.description, name, err)
+            if isinstance(err, _ProviderMissing):
+                notices.append(str(err))
+            else:
+                notices.append(f"{device_name(choice)} could not run this model: {err}")
+            if isinstance(err, _ProviderFailed) and choice.name == "CPUExecutionProvider":
+                last_error = ModelError(f"cannot load {name}: {err}")
+            continue
+        if notices:  # something failed before this provider: say where we ended up
+            notices.append(f"Running on {choice.description} instead.")
+        return index, made
+    if last_error is not None:
+        raise last_error
+    raise EngineError(f"no execution provider could run {name}")
+
+
+def _create(
+    model: Path | bytes, choice: ProviderChoice, threads: int | None, name: str | None = None
+) -> ort.InferenceSession:
+    """A session on exactly `choice` (plus ORT's implicit CPU provider for unsupported nodes) for the
+    model file, or the serialised model; `name` names it in errors (default: the file's name)."""
     if choice.name not in ort.get_available_providers():
         raise _ProviderMissing(f"{short_name(choice.name)} is not available in this ONNX Runtime build.")
     options = session_options(choice, threads)
+    name = name or (model.name if isinstance(model, Path) else "the model")
     try:
         # enable_fallback=0: ORT's own fallback would print to stdout and hide which provider runs.
         session = ort.InferenceSession(
-            str(model_path),
+            str(model) if isinstance(model, Path) else model,
             sess_options=options,
             providers=[(choice.name, choice.options)],
             enable_fallback=0,
         )
     # The file itself is the problem in these cases: no other provider will do better.
     except (ort_state.InvalidProtobuf, ort_state.NoModel) as err:
-        raise ModelError(f"not an ONNX model: {model_path.name} could not be parsed") from err
+        raise ModelError(f"not an ONNX model: {name} could not be parsed") from err
     except ort_state.NoSuchFile as err:
-        raise ModelError(f"model file not found: {model_path}") from err
+        raise ModelError(f"model file not found: {model if isinstance(model, Path) else name}") from err
     except ort_state.InvalidGraph as err:
-        raise ModelError(f"broken ONNX model ({model_path.name}): {ort_error_line(err)}") from err
+        raise ModelError(f"broken ONNX model ({name}): {ort_error_line(err)}") from err
     except Exception as err:
         raise _ProviderFailed(ort_error_line(err)) from err
     session.disable_fallback()
@@ -208,9 +280,58 @@ def _small_shape(spec: ModelSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
     return (shape[0], shape[1], side, side)
 
 
-def _closed(native: CompiledOpenVino) -> np.ndarray:
+def _closed(native: CompiledOpenVino) -> None:
     native.close()
-    return np.empty(0, dtype=np.float32)
+
+
+def _run_cancellable(
+    worker: _InferenceWorker,
+    infer: Callable[[ort.RunOptions], T],
+    token: CancelToken | None,
+    choice: ProviderChoice,
+    native: CompiledOpenVino | None = None,
+) -> T:
+    """`infer(run_options)` on `worker`, its result; failures translated (`_translate`).
+
+    A cancel of `token` sets the run's terminate flag (and cancels `native`'s request) and returns
+    at once with Cancelled: a provider that ignores terminate (OpenVINO) finishes the inference on
+    the worker, its result dropped."""
+    if token is not None:
+        token.raise_if_cancelled()
+    options = ort.RunOptions()  # fresh per call: a terminate flag must not leak to the next run
+    done = threading.Event()
+    future = worker.submit(functools.partial(infer, options))
+    future.add_done_callback(lambda _: done.set())
+    hook = None
+    if token is not None:
+
+        def abort() -> None:
+            options.terminate = True
+            if native is not None:
+                native.cancel()  # stops within one graph node
+            done.set()
+
+        hook = token.add_abort_hook(abort)
+    try:
+        done.wait()
+    finally:
+        if token is not None and hook is not None:
+            token.remove_abort_hook(hook)
+    if token is not None and token.cancelled:
+        # Do not wait: the provider may not honour terminate (OpenVINO); the worker finishes it.
+        raise Cancelled()
+    try:
+        return future.result()
+    except Exception as err:
+        raise _translate(err, choice) from err
+
+
+def _translate(err: BaseException, choice: ProviderChoice) -> Exception:
+    if is_out_of_memory(err):
+        log.info("%s ran out of memory: %s", choice.description, ort_error_line(err))
+        return OutOfMemory(ort_error_line(err))
+    log.error("inference failed on %s: %s", choice.description, err)
+    return EngineError(f"inference failed on {device_name(choice)}: {ort_error_line(err)}")
 
 
 class ModelSession:
@@ -278,12 +399,7 @@ class ModelSession:
         model_path = Path(model_path)
         if not model_path.is_file():
             raise ModelError(f"model file not found: {model_path}")
-        if plan is not None:
-            plan = list(plan)
-        elif providers is None:
-            plan = provider_plan(precision, threads=threads, cache_dir=compiled_cache_dir())
-        else:
-            plan = plan_for(providers, precision, threads=threads, cache_dir=compiled_cache_dir())
+        plan = _plan(precision, providers, threads, plan)
         return cls._open_from(model_path, plan, 0, precision, threads, [], spec, variants or {})
 
     @classmethod
@@ -298,57 +414,46 @@ class ModelSession:
         known_spec: ModelSpec | None = None,
         variants: Mapping[str, VariantLoader] | None = None,
     ) -> ModelSession:
-        last_error: ModelError | None = None
         variants = variants or {}
-        for index in range(start, len(plan)):
-            choice = plan[index]
+
+        def load(
+            choice: ProviderChoice,
+        ) -> tuple[Path, ort.InferenceSession | None, CompiledOpenVino | None, ModelSpec, bool]:
             path, choice_spec = model_path, known_spec
             if choice.variant is not None:
                 loader = variants.get(choice.variant)
-                if loader is None:
-                    continue  # this model has no such variant: the next choice is the same device without it
+                if loader is None:  # no such variant: the next choice is the same device without it
+                    raise _Skip()
                 try:
                     path, choice_spec = loader()
                 except (ModelError, ValueError) as err:
                     log.warning("no %s variant of %s: %s", choice.variant, model_path.name, err)
-                    notices.append(f"The {choice.variant} version of this model could not be made: {err}")
-                    continue
-            try:
-                session, native = _load(path, choice, threads, choice_spec)
-                spec = choice_spec
-                if spec is None:
-                    assert session is not None  # no spec: _load always gives an ORT session
-                    spec = inspect_session(session)
-                    if choice.name == OPENVINO:
-                        # Failed probe runs at sizes the model refuses leave OpenVINO's compiled model
-                        # in a bad state (later valid runs return NaN or ~1e25, seen on Real-CUGAN):
-                        # start from a fresh one for the real work.
-                        del session
-                        session, native = _load(path, choice, threads, spec)
-            except (_ProviderFailed, ProbeError) as err:
-                last_error = err if isinstance(err, ProbeError) else None
-                log.warning("%s failed for %s: %s", choice.description, model_path.name, err)
-                if isinstance(err, _ProviderMissing):
-                    notices.append(str(err))
-                else:
-                    notices.append(f"{device_name(choice)} could not run this model: {err}")
-                if isinstance(err, _ProviderFailed) and choice.name == "CPUExecutionProvider":
-                    # The default CPU provider runs every standard op: its failure is the model's.
-                    last_error = ModelError(f"cannot load {model_path.name}: {err}")
-                continue
-            if notices:  # something failed before this provider: say where we ended up
-                notices.append(f"Running on {choice.description} instead.")
-            log.info("loaded %s on %s", path.name, choice.description)
-            made = cls(model_path, session, spec, plan, index, precision, threads, notices)
-            made.loaded_path = path
-            made._variants = variants
-            made._base_spec = known_spec
-            made._native = native
-            made._spec_known = choice_spec is not None
-            return made
-        if last_error is not None:
-            raise last_error
-        raise EngineError(f"no execution provider could run {model_path.name}")
+                    why = f"The {choice.variant} version of this model could not be made: {err}"
+                    raise _Skip(why) from err
+            session, native = _load(path, choice, threads, choice_spec)
+            spec = choice_spec
+            if spec is None:
+                assert session is not None  # no spec: _load always gives an ORT session
+                spec = inspect_session(session)
+                if choice.name == OPENVINO:
+                    # Failed probe runs at sizes the model refuses leave OpenVINO's compiled model
+                    # in a bad state (later valid runs return NaN or ~1e25, seen on Real-CUGAN):
+                    # start from a fresh one for the real work.
+                    del session
+                    session, native = _load(path, choice, threads, spec)
+            return path, session, native, spec, choice_spec is not None
+
+        index, (path, session, native, spec, spec_known) = _walk_plan(
+            model_path.name, plan, start, notices, load
+        )
+        log.info("loaded %s on %s", path.name, plan[index].description)
+        made = cls(model_path, session, spec, plan, index, precision, threads, notices)
+        made.loaded_path = path
+        made._variants = variants
+        made._base_spec = known_spec
+        made._native = native
+        made._spec_known = spec_known
+        return made
 
     # ------------------------------------------------------------ InferenceRunner
 
@@ -410,34 +515,8 @@ class ModelSession:
             session, native = self._session, self._native
             if session is None and native is None:
                 raise EngineError("the model session is closed")
-            if token is not None:
-                token.raise_if_cancelled()
-            options = ort.RunOptions()  # fresh per call: a terminate flag must not leak to the next run
-            done = threading.Event()
-            future = self._worker.submit(functools.partial(self._infer, session, native, feed, options))
-            future.add_done_callback(lambda _: done.set())
-            hook = None
-            if token is not None:
-
-                def abort() -> None:
-                    options.terminate = True
-                    if native is not None:
-                        native.cancel()  # stops within one graph node
-                    done.set()
-
-                hook = token.add_abort_hook(abort)
-            try:
-                done.wait()
-            finally:
-                if token is not None and hook is not None:
-                    token.remove_abort_hook(hook)
-            if token is not None and token.cancelled:
-                # Do not wait: the provider may not honour terminate (OpenVINO); the worker finishes it.
-                raise Cancelled()
-            try:
-                result = future.result()
-            except Exception as err:
-                raise self._translate(err) from err
+            infer = functools.partial(self._infer, session, native, feed)
+            result = _run_cancellable(self._worker, infer, token, self.choice, native)
         return self._from_model(result)
 
     def fallback(self) -> ModelSession | None:
@@ -515,10 +594,143 @@ class ModelSession:
             )
         return y
 
-    def _translate(self, err: BaseException) -> Exception:
-        if is_out_of_memory(err):
-            log.info("%s ran out of memory: %s", self.choice.description, ort_error_line(err))
-            return OutOfMemory(ort_error_line(err))
-        log.error("inference failed on %s: %s", self.choice.description, err)
-        return EngineError(f"inference failed on {device_name(self.choice)}: {ort_error_line(err)}")
 
+
+class GraphSession:
+    """Any ONNX model on the engine's provider plan: for models that are not image-to-image
+    upscalers (the face detector, face restorers), with the provider choice, precision, fallback and
+    cancellable runs of `ModelSession` but none of its inspection or tensor adaptation.
+
+    Not for concurrent use: `run` serialises callers."""
+
+    def __init__(
+        self,
+        model: Path | bytes,
+        name: str,
+        session: ort.InferenceSession,
+        plan: Sequence[ProviderChoice],
+        index: int,
+        threads: int | None,
+        notices: list[str],
+    ) -> None:
+        """Use `GraphSession.open`."""
+        self._model = model
+        self.name = name
+        self._session: ort.InferenceSession | None = session
+        self._plan = tuple(plan)
+        self._index = index
+        self._threads = threads
+        self.notices = notices
+        """User-visible lines about this session (providers skipped, fallbacks)."""
+        self.input_names: tuple[str, ...] = tuple(i.name for i in session.get_inputs())
+        self.output_names: tuple[str, ...] = tuple(o.name for o in session.get_outputs())
+        self._lock = threading.Lock()
+        self._worker = _InferenceWorker()
+        # Face models live as long as their job and nobody closes them: the worker thread ends
+        # with the session.
+        weakref.finalize(self, self._worker.stop)
+
+    @classmethod
+    def open(
+        cls,
+        model: Path | bytes,
+        precision: Precision = "fast",
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        *,
+        plan: Sequence[ProviderChoice] | None = None,
+        name: str | None = None,
+    ) -> GraphSession:
+        """Load `model` (a file, or the serialised model) on the best provider that can, as
+        `ModelSession.open` does (`providers`, `plan`: the same meaning; choices for a model
+        variant, int8, are passed over). `name` names the model in messages (default: the file's
+        name). Raises ModelError when the model cannot be loaded on any provider."""
+        name = name or (model.name if isinstance(model, Path) else "the model")
+        plan = _plan(precision, providers, threads, plan)
+        notices: list[str] = []
+        index, session = cls._open_on(model, name, plan, 0, threads, notices)
+        return cls(model, name, session, plan, index, threads, notices)
+
+    @staticmethod
+    def _open_on(
+        model: Path | bytes,
+        name: str,
+        plan: Sequence[ProviderChoice],
+        start: int,
+        threads: int | None,
+        notices: list[str],
+    ) -> tuple[int, ort.InferenceSession]:
+        def load(choice: ProviderChoice) -> ort.InferenceSession:
+            if choice.variant is not None:
+                raise _Skip()  # variants are made for upscalers only
+            return _create(model, choice, threads, name)
+
+        index, session = _walk_plan(name, plan, start, notices, load)
+        log.info("loaded %s on %s", name, plan[index].description)
+        return index, session
+
+    @property
+    def choice(self) -> ProviderChoice:
+        """The provider, options and precision this session runs with."""
+        return self._plan[self._index]
+
+    @property
+    def provider(self) -> str:
+        return self.choice.name
+
+    def run(
+        self,
+        feed: Mapping[str, np.ndarray],
+        outputs: Sequence[str] | None = None,
+        token: CancelToken | None = None,
+    ) -> list[np.ndarray]:
+        """The model's `outputs` (default all) for `feed`. Cancelling `token` aborts the inference
+        and raises Cancelled at once. Out of memory on this provider, the model moves to the next
+        one of the plan and runs again (a line in `notices` says so); EngineError when none is left
+        or the inference failed otherwise."""
+        names = list(outputs) if outputs is not None else None
+        with self._lock:
+            while True:
+                session = self._session
+                if session is None:
+                    raise EngineError(f"the session of {self.name} is closed")
+                infer = functools.partial(_run_session, session, names, dict(feed))
+                try:
+                    return _run_cancellable(self._worker, infer, token, self.choice)
+                except OutOfMemory:
+                    self._fall_back()
+
+    def _fall_back(self) -> None:
+        """Reopen on the next provider after running out of memory; EngineError when none is left."""
+        device = device_name(self.choice)
+        notices = [f"Out of memory on {device}; {self.name} switched to the next device."]
+        try:
+            index, session = self._open_on(self._model, self.name, self._plan, self._index + 1,
+                                           self._threads, notices)
+        except (ModelError, EngineError) as err:
+            log.warning("no fallback provider for %s: %s", self.name, err)
+            message = f"Out of memory on {device} running {self.name}, and no other device is left."
+            raise EngineError(message) from err
+        self._session, self._index = session, index
+        self.notices.extend(notices)
+
+    def close(self) -> None:
+        """Release the ORT session (an abandoned inference finishes in the background first)."""
+        with self._lock:
+            self._session = None
+        self._worker.stop()
+
+    def __enter__(self) -> GraphSession:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _run_session(
+    session: ort.InferenceSession,
+    outputs: list[str] | None,
+    feed: dict[str, np.ndarray],
+    options: ort.RunOptions,
+) -> list[np.ndarray]:
+    return [np.asarray(out) for out in session.run(outputs, feed, options)]

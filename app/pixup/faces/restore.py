@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
-from pixup.engine.cancel import Cancelled, CancelToken
+from pixup.choices import Precision
+from pixup.engine.cancel import CancelToken
+from pixup.engine.session import GraphSession
 from pixup.errors import EngineError, ModelError
 from pixup.faces.align import CROP_SIZE
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FaceKind = Literal["gfpgan", "codeformer"]
-Providers = Sequence[str | tuple[str, dict[str, Any]]]
 
 # onnx.TensorProto's element types, as numbers so this module loads without onnx.
 _FLOATS: dict[int, type[np.floating[Any]]] = {1: np.float32, 10: np.float16}  # FLOAT, FLOAT16
@@ -152,11 +152,11 @@ def face_model_kind(path: str | Path) -> FaceKind | None:
 
 
 class FaceModel:
-    """One face restoration model on an ONNX Runtime session: 512×512 RGB in, 512×512 RGB out."""
+    """One face restoration model on an engine session: 512×512 RGB in, 512×512 RGB out."""
 
     kind: ClassVar[FaceKind]
 
-    def __init__(self, session: ort.InferenceSession, signature: FaceSignature) -> None:
+    def __init__(self, session: GraphSession, signature: FaceSignature) -> None:
         if signature.kind != self.kind:
             raise ValueError(f"a {signature.kind} signature given to {type(self).__name__}")
         self.session = session
@@ -167,29 +167,27 @@ class FaceModel:
     ) -> npt.NDArray[np.float32]:
         """The restored face for an aligned 512×512×3 uint8 RGB crop, as 512×512×3 float32 in [0, 1].
 
-        Cancelling `cancel` stops the inference between graph nodes and raises Cancelled."""
+        Cancelling `cancel` aborts the inference and raises Cancelled; EngineError when it fails on
+        every device left."""
         if crop.shape != (CROP_SIZE, CROP_SIZE, 3):
             raise ValueError(f"a face crop is 512×512×3; got {crop.shape}")
         tensor = (crop.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
         feed = self._feed(tensor.astype(self.signature.image_dtype))
-        options = ort.RunOptions()
-        hook = None if cancel is None else cancel.add_abort_hook(lambda: setattr(options, "terminate", True))
         try:
-            (out,) = self.session.run([self.signature.output], feed, options)
-        except Exception as err:
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled() from None
-            line = str(err).splitlines()[0] if str(err) else repr(err)
-            raise EngineError(f"The face model failed: {line}") from None
-        finally:
-            if cancel is not None and hook is not None:
-                cancel.remove_abort_hook(hook)
+            (out,) = self.session.run(feed, [self.signature.output], cancel)
+        except EngineError as err:  # the engine's line names the device, not which model failed
+            raise EngineError(f"The face model failed: {err}") from None
         if out.shape != (1, 3, CROP_SIZE, CROP_SIZE):
             raise EngineError(f"The face model returned {out.shape}, not 1×3×512×512")
         face: npt.NDArray[np.float32] = np.clip(
             (out[0].astype(np.float32).transpose(1, 2, 0) + 1.0) * 0.5, 0, 1
         )
         return face
+
+    @property
+    def notices(self) -> list[str]:
+        """User-visible lines about the model's session (providers skipped, fallbacks)."""
+        return self.session.notices
 
     def _feed(self, image: np.ndarray) -> dict[str, np.ndarray]:
         return {self.signature.image_input: image}
@@ -206,9 +204,7 @@ class CodeFormerModel(FaceModel):
 
     kind = "codeformer"
 
-    def __init__(
-        self, session: ort.InferenceSession, signature: FaceSignature, fidelity: float = 0.5
-    ) -> None:
+    def __init__(self, session: GraphSession, signature: FaceSignature, fidelity: float = 0.5) -> None:
         super().__init__(session, signature)
         if not 0.0 <= fidelity <= 1.0:
             raise ValueError(f"CodeFormer fidelity lies in [0, 1]; got {fidelity}")
@@ -223,21 +219,19 @@ class CodeFormerModel(FaceModel):
 
 def load_face_model(
     path: str | Path,
-    providers: Providers = ("CPUExecutionProvider",),
+    providers: Sequence[str] | None = ("CPUExecutionProvider",),
     *,
-    options: ort.SessionOptions | None = None,
+    precision: Precision = "fast",
     fidelity: float = 0.5,
 ) -> FaceModel:
-    """A FaceModel for the file at `path`, its session on `providers` (ORT's list, best first) with
-    `options`. `fidelity` is used by CodeFormer-style models only. Raises ModelError when the file
-    is not a face model or ONNX Runtime cannot load it."""
+    """A FaceModel for the file at `path`, its session opened by the engine on `providers` (ONNX
+    Runtime's names, best first; None = the machine's plan) at `precision`, falling back along them.
+    `fidelity` is used by CodeFormer-style models only. Raises ModelError when the file is not a
+    face model or no provider can load it."""
     path = Path(path)
     signature = check_face_model(path)
-    try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
-    except Exception as err:  # ORT raises several unrelated types for a broken model
-        raise ModelError(f"{path.name}: ONNX Runtime cannot load it: {str(err).splitlines()[0]}") from None
-    log.info("face model %s (%s) on %s", path.name, signature.kind, session.get_providers()[0])
+    session = GraphSession.open(path, precision, providers, name=f"the face model {path.name}")
+    log.info("face model %s (%s) on %s", path.name, signature.kind, session.choice.description)
     if signature.kind == "codeformer":
         return CodeFormerModel(session, signature, fidelity)
     return GfpganModel(session, signature)

@@ -14,7 +14,6 @@ from pixup.imaging.naming import (
     InputItem,
     collect_inputs,
     output_path_for,
-    plan_outputs,
 )
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "graft_exif",
     "graft_xmp",
     "output_path_for",
-    "plan_outputs",
     "read_image",
     "write_image",
 ]

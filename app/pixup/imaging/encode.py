@@ -19,7 +19,7 @@ from typing import BinaryIO, get_args
 import numpy as np
 from PIL import Image
 
-from pixup.api.choices import JpegSubsampling
+from pixup.choices import JpegSubsampling
 from pixup.errors import ImageWriteError
 from pixup.imaging import webpwrite
 from pixup.imaging.atomic import atomic_write

@@ -24,7 +24,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from pixup.api.choices import JpegSubsampling
+from pixup.choices import JpegSubsampling
 
 _STRIP_BYTES = 2 << 20
 """Raw pixel bytes per strip (before Pillow's copy): bounds memory to a few strips in flight."""

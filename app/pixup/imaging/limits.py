@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from pixup.api.choices import OutputFormat
+from pixup.choices import OutputFormat
 from pixup.errors import ImageWriteError
 
 Format = OutputFormat

@@ -6,7 +6,7 @@ import itertools
 import os
 import re
 import string
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,22 +181,3 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
     except OSError:
         return False
-
-
-def plan_outputs(
-    items: Iterable[InputItem],
-    out_dir: Path | None,
-    template: str,
-    scale: float,
-    fmt: Format,
-    *,
-    model: str = "",
-) -> list[Path]:
-    """output_path_for each item in order, each avoiding the paths given before, as a job does."""
-    paths: list[Path] = []
-    taken: set[Path] = set()
-    for item in items:
-        path = output_path_for(item, out_dir, template, scale, fmt, model=model, taken=taken)
-        taken.add(path)
-        paths.append(path)
-    return paths

@@ -1,6 +1,6 @@
-"""Jobs: the service that queues and runs upscales, and the per-file runner it calls."""
+"""Jobs: the service that queues and runs upscales (`pixup.jobs.service`), the per-file runner it
+calls (`pixup.jobs.runner`) and the options a job takes (`pixup.jobs.options`).
 
-from pixup.jobs.runner import FileRunner, model_ref
-from pixup.jobs.service import JobService
-
-__all__ = ["FileRunner", "JobService", "model_ref"]
+Nothing is imported here: the bridge's schema imports `pixup.jobs.options`, which must not load the
+service (numpy, the engine) with it.
+"""

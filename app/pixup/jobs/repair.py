@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixup.api.schema import UpscaleOptions
 from pixup.engine.cancel import CancelToken
 from pixup.engine.progress import Progress
 from pixup.engine.providers import Precision
@@ -28,6 +27,7 @@ from pixup.engine.runner import InferenceRunner
 from pixup.engine.session import ModelSession
 from pixup.engine.upscale import upscale_array
 from pixup.errors import ModelError
+from pixup.jobs.options import UpscaleOptions
 from pixup.models.bundled import (
     DEFAULT_MODEL_ID,
     REPAIR_ANY,

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pixup.api.schema import FileResult, Stage, UpscaleOptions
+from pixup.choices import Stage
 from pixup.engine import hardware
 from pixup.engine.cancel import Cancelled, CancelToken
 from pixup.engine.scaling import plan_scale
@@ -25,7 +25,9 @@ from pixup.imaging.decode import DEFAULT_MAX_PIXELS, read_image
 from pixup.imaging.encode import EncodeOptions, write_image
 from pixup.imaging.limits import Format, check_output_fits
 from pixup.imaging.naming import InputItem, check_template, collect_inputs, output_path_for
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.repair import RepairPass, plan_repair, swap_options
+from pixup.jobs.state import FileOutcome
 from pixup.models.bundled import DEFAULT_MODEL_ID, SCENARIO_MODELS
 from pixup.models.config import ConfigStore
 from pixup.models.slot import Lease
@@ -81,7 +83,7 @@ class Inferred:
 
     source: Path
     pixels: np.ndarray
-    result: FileResult
+    result: FileOutcome
     """The file's result once written (status "done"); `seconds` is set by the write."""
     encode: Callable[[np.ndarray], Path]
     """Encodes pixels into the output path reserved for this file, atomically; returns the path."""
@@ -109,10 +111,10 @@ class FileRunner:
         used: set[Path],
         faces: FaceTools | None = None,
         repair: RepairPass | None = None,
-    ) -> FileResult:
+    ) -> FileOutcome:
         """`infer`, then `write`: the file's result."""
         outcome = self.infer(item, options, lease, token, on_stage, used, faces, repair)
-        return outcome if isinstance(outcome, FileResult) else self.write(outcome, token, on_stage)
+        return outcome if isinstance(outcome, FileOutcome) else self.write(outcome, token, on_stage)
 
     def infer(
         self,
@@ -124,8 +126,8 @@ class FileRunner:
         used: set[Path],
         faces: FaceTools | None = None,
         repair: RepairPass | None = None,
-    ) -> Inferred | FileResult:
-        """Everything up to the write. A FileResult when the file failed or was cancelled first.
+    ) -> Inferred | FileOutcome:
+        """Everything up to the write. A FileOutcome when the file failed or was cancelled first.
 
         `used`: output paths this job has already given out ("a.png" and "a.jpg" must not collide);
         this file's output is added to it, so call this in input order. `repair`: the job's 1× Fix
@@ -192,7 +194,7 @@ class FileRunner:
                 return write_image(out, target, fmt=fmt, options=encode_options, metadata=metadata,
                                    overwrite=overwrite)
 
-            result = FileResult(
+            result = FileOutcome(
                 input=str(source),
                 output=str(target),
                 status="done",
@@ -202,13 +204,13 @@ class FileRunner:
                 out_height=int(pixels.shape[0]),
                 model=model.id,
                 provider=session.provider,
-                notices=list(dict.fromkeys(notices)),
+                notices=tuple(dict.fromkeys(notices)),
             )
             return Inferred(source, pixels, result, encode, started)
         except Exception as err:
             return _failure(source, err)
 
-    def write(self, inferred: Inferred, token: CancelToken, on_stage: StageCallback) -> FileResult:
+    def write(self, inferred: Inferred, token: CancelToken, on_stage: StageCallback) -> FileOutcome:
         """Encode and write the file (the "write" stage); its result. A file cancelled before its
         write began gets no output; a write once begun completes (atomically: all or nothing)."""
         try:
@@ -216,22 +218,22 @@ class FileRunner:
             on_stage("write", 0, 0)
             written = inferred.encode(inferred.pixels)
             seconds = round(time.perf_counter() - inferred.started, 3)
-            return inferred.result.model_copy(update={"output": str(written), "seconds": seconds})
+            return replace(inferred.result, output=str(written), seconds=seconds)
         except Exception as err:
             return _failure(inferred.source, err)
 
 
-def _failure(source: Path, err: Exception) -> FileResult:
+def _failure(source: Path, err: Exception) -> FileOutcome:
     """A file's result for what stopped it: cancelled, or failed with one line."""
     if isinstance(err, Cancelled):
-        return FileResult(input=str(source), status="cancelled")
+        return FileOutcome(input=str(source), status="cancelled")
     if isinstance(err, PixupError):
-        return FileResult(input=str(source), status="failed", error=_with_file(str(err), source))
+        return FileOutcome(input=str(source), status="failed", error=_with_file(str(err), source))
     if isinstance(err, MemoryError):
-        return FileResult(input=str(source), status="failed", error="not enough memory for this image")
+        return FileOutcome(input=str(source), status="failed", error="not enough memory for this image")
     # A bug: keep the batch going, log the trace, show one line.
     log.error("unexpected failure on %s", source, exc_info=err)
-    return FileResult(input=str(source), status="failed", error=f"internal error: {err}")
+    return FileOutcome(input=str(source), status="failed", error=f"internal error: {err}")
 
 
 def _repair(
@@ -269,7 +271,7 @@ def _recover_faces(
         source, upscaled, faces.detector, faces.model, cancel=token,
         progress=lambda done, total: on_stage("faces", done, total),
     )
-    notices.extend(notes)
+    notices.extend([*faces.detector.notices, *faces.model.notices, *notes])  # their sessions' lines too
     return restored
 
 

@@ -1,8 +1,9 @@
 """The job service: caller-made ids, a queue worked by one thread, per-file state, cancel, events.
 
 `submit` returns at once; jobs run one after another (one model session in memory, SPEC §4). Every
-read returns a pydantic snapshot, so callers never share mutable state with the worker. The CLI, the
-bridge and the HTTP server all drive upscales through this class.
+read returns an immutable `JobView` (pixup.jobs.state), so callers never share mutable state with the
+worker; the bridge maps it to its wire model. The CLI, the bridge and the HTTP server all drive
+upscales through this class.
 
 Within a job, file N is encoded and written on a writer thread while file N+1 decodes and infers
 (`_WriteBehind`): a folder of small images runs at the speed of back-to-back inference. At most one
@@ -19,16 +20,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixup.api.schema import FileResult, FileState, JobSnapshot, JobStatus, Stage, UpscaleOptions
+from pixup.choices import JobStatus, Stage
 from pixup.engine.cancel import CancelToken
 from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
 from pixup.imaging.naming import InputItem
+from pixup.jobs.options import UpscaleOptions
 from pixup.jobs.repair import RepairPass, plan_repair
 from pixup.jobs.runner import FaceTools, FileRunner, Inferred, expand_inputs, model_ref
+from pixup.jobs.state import FileOutcome, FileView, JobView
 from pixup.models.config import ConfigStore
 from pixup.models.face_models import resolve_face_model
 from pixup.models.slot import Lease, ModelSlot
@@ -39,17 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[JobSnapshot], None]
+Listener = Callable[[JobView], None]
 
 EVENT_INTERVAL_S = 0.1
 """Progress events per job are throttled to at most one per this many seconds (state changes are
 always sent)."""
-
-def repair_unavailable() -> str | None:
-    """Why Fix compression cannot run, or None when it can (it always can: its models are bundled;
-    a missing pack fails the job with the pack's name, as for any bundled model)."""
-    return None
-
 
 def faces_unavailable(face_model: str = "") -> str | None:
     """Why face recovery cannot run (no detector, no face model), or None when it can."""
@@ -94,7 +91,8 @@ class _WriteBehind:
 @dataclass
 class _File:
     item: InputItem
-    state: FileState
+    state: FileView
+    """Replaced, never changed, under the service's lock: a view handed out stays as it was."""
     token: CancelToken = field(default_factory=CancelToken)
     started: float | None = None
 
@@ -111,13 +109,13 @@ class _Job:
     finished: threading.Event = field(default_factory=threading.Event)
     last_event: float = 0.0
 
-    def snapshot(self) -> JobSnapshot:
-        return JobSnapshot(
+    def snapshot(self) -> JobView:
+        return JobView(
             job_id=self.job_id,
             status=self.status,
-            files=[f.state.model_copy(deep=True) for f in self.files],
+            files=tuple(f.state for f in self.files),
             error=self.error,
-            notices=list(dict.fromkeys(n for f in self.files for n in f.state.notices)),
+            notices=tuple(dict.fromkeys(n for f in self.files for n in f.state.notices)),
             output_dir=self.options.output_dir,
             created=self.created,
         )
@@ -155,7 +153,7 @@ class JobService:
 
     # ------------------------------------------------------------------ public surface
 
-    def submit(self, job_id: str, inputs: list[Path], options: UpscaleOptions) -> JobSnapshot:
+    def submit(self, job_id: str, inputs: list[Path], options: UpscaleOptions) -> JobView:
         """Queue a job and return at once. Raises ConflictError for an id in use, UnavailableError
         for a feature this build lacks, PixupError for a request that cannot start (bad name
         template, no images found)."""
@@ -169,7 +167,7 @@ class JobService:
         items = expand_inputs(inputs, options)
         if not items:
             raise PixupError("no image files found in " + ", ".join(str(p) for p in inputs))
-        files = [_File(item, FileState(input=str(item.source), name=item.source.name, status="queued"))
+        files = [_File(item, FileView(input=str(item.source), name=item.source.name, status="queued"))
                  for item in items]
         job = _Job(job_id, options, files, created=time.time())
         with self._events:
@@ -182,16 +180,16 @@ class JobService:
             self._notify(snapshot)
         return snapshot
 
-    def status(self, job_id: str) -> JobSnapshot:
+    def status(self, job_id: str) -> JobView:
         with self._lock:
             return self._get(job_id).snapshot()
 
-    def list(self) -> list[JobSnapshot]:
+    def list(self) -> list[JobView]:
         """Every job of this session, oldest first."""
         with self._lock:
             return [job.snapshot() for job in self._jobs.values()]
 
-    def cancel(self, job_id: str) -> JobSnapshot:
+    def cancel(self, job_id: str) -> JobView:
         """Cancel every file not finished yet; the file in flight stops within one inference (a
         write already begun completes: that file is done)."""
         with self._events:
@@ -208,7 +206,7 @@ class JobService:
             self._notify(snapshot)
         return snapshot
 
-    def cancel_file(self, job_id: str, file: str) -> JobSnapshot:
+    def cancel_file(self, job_id: str, file: str) -> JobView:
         with self._events:
             with self._lock:
                 job = self._get(job_id)
@@ -268,8 +266,7 @@ class JobService:
     @staticmethod
     def _cancel_file(record: _File) -> None:
         if record.state.status == "queued":
-            record.state.status = "cancelled"
-            record.state.stage = "finished"
+            record.state = replace(record.state, status="cancelled", stage="finished")
         if record.state.status in ("queued", "running", "cancelled"):
             record.token.cancel()
 
@@ -336,11 +333,9 @@ class JobService:
                 for record in job.files:
                     with self._lock:
                         if record.token.cancelled:
-                            record.state.status = "cancelled"
-                            record.state.stage = "finished"
+                            record.state = replace(record.state, status="cancelled", stage="finished")
                             continue
-                        record.state.status = "running"
-                        record.state.stage = "loading"
+                        record.state = replace(record.state, status="running", stage="loading")
                         record.started = time.perf_counter()
                     self._notify_job(job, force=True)
                     outcome = self._runner.infer(
@@ -363,7 +358,7 @@ class JobService:
         del inferred  # the output can go before the listeners run
         self._file_finished(job, record, result)
 
-    def _file_finished(self, job: _Job, record: _File, result: FileResult) -> None:
+    def _file_finished(self, job: _Job, record: _File, result: FileOutcome) -> None:
         with self._lock:
             self._finish_file(record, result)
         self._notify_job(job, force=True)
@@ -372,14 +367,15 @@ class JobService:
         with self._lock:
             state = record.state
             changed = state.stage != stage
-            state.stage = stage
-            if stage in ("repair", "upscale", "faces"):
-                state.tiles_done, state.tiles_total = done, total
+            eta_s = state.eta_s
             if stage in ("repair", "upscale") and record.started is not None and done > 0:
                 elapsed = time.perf_counter() - record.started
-                state.eta_s = round(elapsed / done * (total - done), 1)
+                eta_s = round(elapsed / done * (total - done), 1)
             elif stage not in ("repair", "upscale"):
-                state.eta_s = None
+                eta_s = None
+            if stage in ("repair", "upscale", "faces"):
+                state = replace(state, tiles_done=done, tiles_total=total)
+            record.state = replace(state, stage=stage, eta_s=eta_s)
         self._notify_job(job, force=changed)
 
     def _face_tools(self, options: UpscaleOptions, provider: str) -> FaceTools:
@@ -390,18 +386,21 @@ class JobService:
                 self._detector = FaceDetector()
             detector = self._detector
         providers = list(dict.fromkeys([provider, "CPUExecutionProvider"]))
-        model = load_face_model(resolve_face_model(options.face_model), providers)
+        path = resolve_face_model(options.face_model)
+        model = load_face_model(path, providers, precision=options.precision)
         return FaceTools(detector, model)
 
     @staticmethod
-    def _finish_file(record: _File, result: FileResult) -> None:
+    def _finish_file(record: _File, result: FileOutcome) -> None:
         state = record.state
-        state.stage = "finished"
-        for name in FileResult.model_fields:
-            setattr(state, name, getattr(result, name))
-        state.eta_s = 0.0 if result.status == "done" else None
-        if result.status == "done":
-            state.tiles_done = state.tiles_total
+        done = result.status == "done"
+        record.state = replace(
+            state,
+            **{f.name: getattr(result, f.name) for f in fields(FileOutcome)},
+            stage="finished",
+            eta_s=0.0 if done else None,
+            tiles_done=state.tiles_total if done else state.tiles_done,
+        )
 
     def _fail(self, job: _Job, message: str) -> None:
         with self._lock:
@@ -409,8 +408,7 @@ class JobService:
             job.error = message
             for record in job.files:
                 if record.state.status in ("queued", "running"):
-                    record.state.status = "failed"
-                    record.state.error = message
+                    record.state = replace(record.state, status="failed", error=message)
 
     # ------------------------------------------------------------------ events
 
@@ -424,7 +422,7 @@ class JobService:
                 snapshot = job.snapshot()
             self._notify(snapshot)
 
-    def _notify(self, snapshot: JobSnapshot) -> None:
+    def _notify(self, snapshot: JobView) -> None:
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pixup.api.choices import ModelScenario as Scenario
+from pixup.choices import ModelScenario as Scenario
 from pixup.errors import PixupError
 from pixup.fileio import atomic_write_bytes
 

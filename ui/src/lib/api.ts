@@ -175,30 +175,11 @@ export function pageToken(search: string = globalThis.location?.search ?? ''): s
 
 let current: Api | null = null;
 
-/** The page's API (made from the page URL on first use) unless one was injected with `setApi`. */
+/** The page's API, made from the page URL on first use (tests and stories pass components a fake
+ * `api` instead). */
 export function getDefaultApi(): Api {
   current ??= createApi({ token: pageToken() });
   return current;
-}
-
-/** Inject a transport (tests, stories); `null` goes back to the page's own. */
-export function setApi(api: Api | null): void {
-  current = api;
-}
-
-export function call<M extends BridgeMethod>(
-  method: M,
-  request: MethodRequest<M>,
-): Promise<MethodResponse<M>> {
-  return getDefaultApi().call(method, request);
-}
-
-export function upload(file: Blob, name?: string): Promise<UploadResult> {
-  return getDefaultApi().upload(file, name);
-}
-
-export function fileUrl(path: string): string {
-  return getDefaultApi().fileUrl(path);
 }
 
 /** A readable line for any error (ApiCallError or not). */

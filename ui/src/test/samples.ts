@@ -1,8 +1,8 @@
 /** Sample replies shared by tests and stories (no test runner imports here). */
 import type { Capabilities, FileState, JobSnapshot, ModelInfo, ModelList, SystemInfo } from '../lib/types';
 
-export const BROWSER: Capabilities = { native_dialogs: false, uploads: true, repair: null, faces: null };
-export const WINDOW: Capabilities = { native_dialogs: true, uploads: false, repair: null, faces: null };
+export const BROWSER: Capabilities = { native_dialogs: false, uploads: true, faces: null };
+export const WINDOW: Capabilities = { native_dialogs: true, uploads: false, faces: null };
 
 export function file(overrides: Partial<FileState> = {}): FileState {
   const input = overrides.input ?? '/photos/cat.png';

@@ -34,22 +34,17 @@ describe('ControlPanel', () => {
     expect(onchange).toHaveBeenCalledTimes(3);
   });
 
-  it('disables repair and faces with the reason when they are unavailable', () => {
-    setup(
-      { repair_enabled: true, faces: true },
-      { ...BROWSER, repair: 'Needs the repair model pack', faces: 'Face recovery is not installed' },
-    );
-    expect(screen.getByTestId('repair-toggle')).toBeDisabled();
-    expect(screen.getByTestId('repair-toggle')).not.toBeChecked();
-    expect(screen.getByTestId('repair-reason')).toHaveTextContent('Needs the repair model pack');
-    expect(screen.queryByTestId('repair-strength')).toBeNull();
+  it('disables faces with the reason when they are unavailable; repair is always there', () => {
+    setup({ repair_enabled: true, faces: true }, { ...BROWSER, faces: 'Face recovery is not installed' });
+    expect(screen.getByTestId('repair-toggle')).toBeEnabled();
+    expect(screen.getByTestId('repair-strength')).toBeInTheDocument();
     expect(screen.getByTestId('faces-toggle')).toBeDisabled();
     expect(screen.getByTestId('faces-reason')).toHaveTextContent('Face recovery is not installed');
     const options = optionsFromSettings(
       { repair_enabled: true, repair_strength: 80, faces: true },
-      { repair: 'no', faces: 'no' },
+      { faces: 'no' },
     );
-    expect(options.repair).toBe(0);
+    expect(options.repair).toBe(80);
     expect(options.faces).toBe(false);
   });
 

@@ -63,9 +63,6 @@ class GraphBuilder:
         self._blobs[name] = blob
         self._used_names.add(blob.tensor)
 
-    def has_blob(self, name: str) -> bool:
-        return name in self._blobs
-
     # -- naming --------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
         """A tensor/node name not used before (intermediate tensors live under '_pixup/')."""

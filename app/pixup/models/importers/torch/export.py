@@ -39,7 +39,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from pixup.errors import ModelError
+from pixup.errors import ModelError, one_line
 from pixup.models.importers.torch.guard import add_size_guard
 
 log = logging.getLogger(__name__)
@@ -95,11 +95,8 @@ class _ImageModule(torch.nn.Module):
 
 
 def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    if not text:
-        return type(err).__name__
     # torch's exporter appends a plea to file an issue: not for pixup's users.
-    return text.splitlines()[0].split(" Please feel free to request support")[0][:200]
+    return one_line(err).split(" Please feel free to request support")[0][:200]
 
 
 def _align_up(value: int, step: int) -> int:

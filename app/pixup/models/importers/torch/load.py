@@ -7,7 +7,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from pixup.errors import ModelError
+from pixup.errors import ModelError, one_line
 from pixup.models.importers.torch.deps import require_backend
 
 log = logging.getLogger(__name__)
@@ -16,11 +16,6 @@ TORCH_SUFFIXES = (".pth", ".safetensors", ".ckpt")
 """Checkpoint files pixup imports. (".pt" is left out: it may be a TorchScript program.)"""
 ACCEPTED_PURPOSES = ("SR", "Restoration")
 IMAGE_CHANNELS = (1, 3, 4)
-
-
-def _short(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else type(err).__name__)[:300]
 
 
 def load_image_model(path: Path) -> Any:
@@ -38,15 +33,16 @@ def load_image_model(path: Path) -> Any:
             f"{path.name}: unknown PyTorch architecture (spandrel recognises none in this checkpoint)"
         ) from None
     except pickle.UnpicklingError as err:
+        why = one_line(err, last=True)  # torch.load puts the cause last, after its advice
         if "forbidden" not in str(err):
-            raise ModelError(f"{path.name}: not a readable PyTorch model ({_short(err)})") from None
+            raise ModelError(f"{path.name}: not a readable PyTorch model ({why})") from None
         # spandrel's restricted unpickler refuses anything but tensors: no code runs from the file.
-        raise ModelError(f"{path.name}: refused to load this checkpoint ({_short(err)})") from None
+        raise ModelError(f"{path.name}: refused to load this checkpoint ({why})") from None
     except OSError as err:
         raise ModelError(f"cannot read {path}: {err.strerror or err}") from None
     except Exception as err:  # torch.load / safetensors / architecture detection failures
         log.debug("loading %s failed", path, exc_info=True)
-        raise ModelError(f"{path.name}: not a readable PyTorch model ({_short(err)})") from None
+        raise ModelError(f"{path.name}: not a readable PyTorch model ({one_line(err, last=True)})") from None
 
     arch = descriptor.architecture.name
     if not isinstance(descriptor, ImageModelDescriptor):
