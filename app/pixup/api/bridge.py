@@ -38,7 +38,8 @@ log = logging.getLogger("pixup.api")
 SETTINGS_NAME = "settings.json"
 
 HTTP_STATUS: dict[s.ErrorCode, int] = {
-    "invalid_request": 400, "not_found": 404, "conflict": 409, "unavailable": 422, "internal": 500
+    "invalid_request": 400, "not_found": 404, "conflict": 409, "unavailable": 422, "internal": 500,
+    "starting": 503, "closed": 503,
 }
 
 NO_DIALOGS = "No native dialogs here: drop files on the window or type a folder path."

@@ -24,7 +24,11 @@ from pixup.choices import Stage as Stage
 from pixup.jobs.options import UpscaleOptions as UpscaleOptions
 
 Theme = Literal["system", "dark", "light"]
-ErrorCode = Literal["invalid_request", "not_found", "unavailable", "conflict", "internal"]
+ErrorCode = Literal[
+    "invalid_request", "not_found", "unavailable", "conflict", "internal", "starting", "closed"
+]
+"""What kind of answer a bridge call got instead of its reply (the HTTP status follows from it);
+"starting" and "closed": the window's engine is not there yet, or any more."""
 
 
 class FileResult(BaseModel):

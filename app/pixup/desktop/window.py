@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from webview import Window
     from webview.guilib import GUIType
 
+    from pixup.api.schema import ErrorCode
+
 log = logging.getLogger("pixup.desktop")
 
 EXIT_OK = 0
@@ -271,7 +273,8 @@ class DesktopApp:
         log.info("window closed; shut down")
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
+def _error(code: ErrorCode, message: str) -> dict[str, Any]:
+    """A bridge reply the window gives itself (no engine yet, or none any more): `ApiError`'s shape."""
     return {"ok": False, "error": {"code": code, "message": message}}
 
 

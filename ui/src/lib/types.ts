@@ -9,7 +9,7 @@
  * What every bridge method returns instead of its reply when it fails: one line for a toast.
  */
 export interface ApiError {
-  code: "invalid_request" | "not_found" | "unavailable" | "conflict" | "internal";
+  code: "invalid_request" | "not_found" | "unavailable" | "conflict" | "internal" | "starting" | "closed";
   message: string;
 }
 /**
