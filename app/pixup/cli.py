@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -18,13 +18,7 @@ from pixup import __version__
 if TYPE_CHECKING:
     from pixup.api.schema import FileResult
     from pixup.jobs.state import FileView, JobView
-from pixup.errors import (
-    ImageTooLargeError,
-    ModelNameTakenError,
-    OutputExistsError,
-    PixupError,
-    UnknownModelError,
-)
+from pixup.errors import FailureCode, ModelNameTakenError, PixupError, UnknownModelError
 
 log = logging.getLogger("pixup")
 
@@ -246,7 +240,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if args.json:
             print(result.model_dump_json(), flush=True)
         elif result.status == "failed":
-            print(f"pixup: {_hinted(result.error or 'failed')}", file=sys.stderr, flush=True)
+            print(f"pixup: {_failure_line(result)}", file=sys.stderr, flush=True)
         elif result.status == "done":
             for notice in result.notices:
                 bar.write(f"pixup: note: {notice}")
@@ -256,8 +250,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     service.subscribe(on_event)
     try:
         service.submit(job_id, list(args.inputs), options)
-    except PixupError as err:
-        print(f"pixup: {_hinted(str(err))}", file=sys.stderr)
+    except PixupError as err:  # the request could not be planned: nothing started
+        print(f"pixup: {_hinted(str(err), err.code)}", file=sys.stderr)
         return EXIT_FAILED
     # The main thread only waits, so Ctrl+C reaches it and cancels the job.
     cancelled = False
@@ -272,7 +266,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     on_event(final)  # a listener call may still be on its way; report from the final state too
     bar.close()
     if final.error:
-        print(f"pixup: {_hinted(final.error)}", file=sys.stderr)
+        print(f"pixup: {_job_line(final.error, final.error_code)}", file=sys.stderr)
         return EXIT_FAILED
     if cancelled or final.status == "cancelled" or any(f.status == "cancelled" for f in final.files):
         print("pixup: cancelled; no partial output was written", file=sys.stderr)
@@ -438,7 +432,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
             model, session = slot.get(args.name)
             data = {**_entry_dict(model), "provider": session.provider, "spec": _entry_dict(session.spec)}
         except UnknownModelError as err:
-            print(f"pixup: {_hinted(str(err))}", file=sys.stderr)
+            print(f"pixup: {_hinted(str(err), err.code)}", file=sys.stderr)
             return EXIT_FAILED
         finally:
             slot.clear()
@@ -469,21 +463,44 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK if outcomes and all(o.model is not None for o in outcomes) else EXIT_FAILED
 
 
-# The library's errors say what is wrong; how to fix it with this command's flags is said here. A
-# failed file or job reaches the CLI as its line only, so the error classes recognise their lines.
-_HINTS: tuple[tuple[Callable[[str], bool], str], ...] = (
-    (OutputExistsError.describes, "use --overwrite to replace it"),
-    (ImageTooLargeError.describes, "use --allow-large to read it anyway"),
-    (UnknownModelError.describes, "`pixup models list` shows them all"),
-)
+# The library's errors say what is wrong; how to fix it with this command's flags is said here, by
+# the failure's code.
+_HINTS: dict[FailureCode, str] = {
+    "output_exists": "use --overwrite to replace it",
+    "output_is_input": "use -o or another --name",
+    "too_large": "use --allow-large to read it anyway",
+    "unknown_model": "`pixup models list` shows them all",
+}
+
+_OUTPUT_FAILURES: frozenset[FailureCode] = frozenset(
+    {"output_is_input", "unwritable", "disk_full", "encode_failed", "format_limit"})
+"""Failures about the output file: its line names the output, once the file had one."""
 
 
-def _hinted(line: str) -> str:
+def _hinted(line: str, code: FailureCode | None) -> str:
     """An error line with this command's remedy added, when it has one."""
-    for describes, hint in _HINTS:
-        if describes(line):
-            return f"{line}; {hint}"
-    return line
+    hint = _HINTS.get(code) if code is not None else None
+    return f"{line}; {hint}" if hint else line
+
+
+def _job_line(error: str, code: FailureCode | None) -> str:
+    """Why a whole job failed, in one line."""
+    return _hinted(f"internal error: {error}" if code == "internal" else error, code)
+
+
+def _failure_line(result: FileResult) -> str:
+    """A failed file in one line, worded from its code: the file it is about, what went wrong, the
+    remedy."""
+    code, error = result.error_code, result.error or "failed"
+    if code == "output_exists" and result.output:
+        line = f"{result.output} already exists"
+    elif code in _OUTPUT_FAILURES and result.output:
+        line = f"cannot write {result.output}: {error}"
+    elif code == "internal":
+        line = f"{result.input}: internal error: {error}"
+    else:
+        line = f"{result.input}: {error}"
+    return _hinted(line, code)
 
 
 def _import_hint(failure: PixupError | None, several: bool) -> str:

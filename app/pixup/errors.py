@@ -1,12 +1,74 @@
-"""Errors that reach the user as one clear line. Anything else is a bug and is logged with its trace."""
+"""Errors that reach the user as one clear line. Anything else is a bug and is logged with its trace.
+
+Every error carries a `code` from one closed set (`FailureCode`): front ends word a failure, and add
+the remedy their own options offer, from the code, never by reading the message. `reason` is the
+line without the file it is about (`path`), so a front end can name that file its own way (a CLI
+prints the path, the UI the file's name).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+
+FailureCode = Literal[
+    # the input file
+    "not_found",
+    "unreadable",
+    "not_an_image",
+    "empty",
+    "truncated",
+    "damaged",
+    "unsupported",
+    "too_large",
+    # the output file
+    "output_exists",
+    "output_is_input",
+    "unwritable",
+    "disk_full",
+    "format_limit",
+    "encode_failed",
+    # the model and the engine
+    "unknown_model",
+    "bad_model",
+    "name_taken",
+    "engine_failed",
+    "out_of_memory",
+    # the request
+    "invalid_request",
+    "bad_template",
+    "no_images",
+    "no_face_model",
+    "unavailable",
+    "conflict",
+    # how a file ended otherwise
+    "cancelled",
+    "internal",
+]
+"""Why a file, a job or a request failed. Derived from what pixup raises: each error class below has
+its code, and the raise sites that know better (decoding, writing) give a narrower one. `not_found`
+is anything named that does not exist (an input, a job, a face model); `internal` is a bug."""
 
 
 class PixupError(Exception):
-    """Base: `str(err)` is the one line the user sees."""
+    """Base: `str(err)` is the one line the user sees; `code` says which failure it is."""
+
+    code: FailureCode = "invalid_request"
+
+    def __init__(
+        self, reason: str, *, path: Path | str | None = None, code: FailureCode | None = None
+    ) -> None:
+        # args stay (reason,): the error pickles (path and code travel in its __dict__) and compares as built
+        super().__init__(reason)
+        self.reason = reason
+        """The line without `path`."""
+        self.path = Path(path) if path is not None else None
+        """The file the error is about, when it is about one."""
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.reason if self.path is None else f"{self.path}: {self.reason}"
 
 
 def one_line(err: BaseException, *, last: bool = False, limit: int = 300) -> str:
@@ -22,17 +84,29 @@ def one_line(err: BaseException, *, last: bool = False, limit: int = 300) -> str
 class ImageReadError(PixupError):
     """The input is not a readable image (missing, empty, truncated, not an image, too big...)."""
 
+    code: FailureCode = "damaged"
+
 
 class ImageWriteError(PixupError):
-    """The output could not be written (folder missing or read-only, disk full, format limits...)."""
+    """The output could not be written (folder missing or read-only, disk full, format limits...);
+    `path`, when set, is the output file."""
+
+    code: FailureCode = "unwritable"
+
+    def __str__(self) -> str:
+        return self.reason if self.path is None else f"cannot write {self.path}: {self.reason}"
 
 
 class ModelError(PixupError):
     """The model cannot be used: not ONNX, not image-to-image, unknown op, broken file."""
 
+    code: FailureCode = "bad_model"
+
 
 class EngineError(PixupError):
     """Inference failed on every provider and tile size we could try."""
+
+    code: FailureCode = "engine_failed"
 
 
 class RequestError(PixupError):
@@ -42,64 +116,58 @@ class RequestError(PixupError):
 class NotFoundError(RequestError):
     """No such job, file or model."""
 
+    code: FailureCode = "not_found"
+
 
 class ConflictError(RequestError):
     """The request clashes with the current state (a job id already in use)."""
+
+    code: FailureCode = "conflict"
 
 
 class UnavailableError(RequestError):
     """A feature this build or front end does not offer (yet); the message says why."""
 
+    code: FailureCode = "unavailable"
 
 
 # Typed errors whose remedy is an option of the front end: their lines say what is wrong, never
-# which flag or button fixes it; the CLI and the UI add their own advice. A front end that only gets
-# the line (a failed file's `error` in a job) recognises it with `describes`.
+# which flag or button fixes it; the CLI and the UI add their own advice, by `code`.
 
 
 class OutputExistsError(ImageWriteError):
     """The output file exists and replacing it was not asked for; `path` is that file."""
 
-    TAIL = " already exists"
+    code: FailureCode = "output_exists"
 
     def __init__(self, path: Path | str) -> None:
-        super().__init__(str(path))  # args stay (path,), so the error pickles and compares as built
-        self.path = Path(path)
+        super().__init__("the output file already exists", path=path)
+        self.args = (str(path),)  # so that unpickling rebuilds it from its path
 
     def __str__(self) -> str:
-        return f"{self.path}{self.TAIL}"
-
-    @classmethod
-    def describes(cls, line: str) -> bool:
-        return line.endswith(cls.TAIL)
+        return f"{self.path} already exists"
 
 
 class ImageTooLargeError(ImageReadError):
     """The image has more pixels than the limit that guards against decompression bombs."""
 
-    TAIL = "safety limit against decompression bombs"
-
-    @classmethod
-    def describes(cls, line: str) -> bool:
-        return line.endswith(cls.TAIL)
+    code: FailureCode = "too_large"
 
 
 class ModelNameTakenError(ModelError):
     """An import would store a model under an id already in use: a bundled model's (`bundled`), or a
     user model's that replacing was not asked for."""
 
+    code: FailureCode = "name_taken"
+
     def __init__(self, model_id: str, *, bundled: bool) -> None:
-        super().__init__(model_id)
+        super().__init__(f"{model_id!r} is the id of a bundled model" if bundled
+                         else f"a model named {model_id} already exists")
         self.model_id = model_id
         self.bundled = bundled
 
     def __reduce__(self) -> tuple[object, ...]:
         return _rebuild_name_taken, (self.model_id, self.bundled)
-
-    def __str__(self) -> str:
-        if self.bundled:
-            return f"{self.model_id!r} is the id of a bundled model"
-        return f"a model named {self.model_id} already exists"
 
 
 def _rebuild_name_taken(model_id: str, bundled: bool) -> ModelNameTakenError:
@@ -109,8 +177,4 @@ def _rebuild_name_taken(model_id: str, bundled: bool) -> ModelNameTakenError:
 class UnknownModelError(ModelError):
     """No model has this id or path; the line lists close matches."""
 
-    HEAD = "unknown model "
-
-    @classmethod
-    def describes(cls, line: str) -> bool:
-        return line.startswith(cls.HEAD)
+    code: FailureCode = "unknown_model"

@@ -22,7 +22,9 @@ def test_every_method_of_the_table_exists_and_is_typed(api: Api) -> None:
 
 def test_unknown_method_and_bad_requests_are_typed_errors(api: Api) -> None:
     assert api.call("drop_tables", {}) == {
-        "ok": False, "error": {"code": "not_found", "message": "no bridge method 'drop_tables'"}}
+        "ok": False,
+        "error": {"code": "not_found", "message": "no bridge method 'drop_tables'", "kind": None},
+    }
     reply = api.call("start_job", {"job_id": "x", "inputs": []})
     assert reply["ok"] is False and reply["error"]["code"] == "invalid_request"
     assert reply["error"]["message"].startswith("job_id:")
@@ -31,7 +33,8 @@ def test_unknown_method_and_bad_requests_are_typed_errors(api: Api) -> None:
     status, body = api.handle("job_status", b"{not json")
     assert status == 400 and json.loads(body)["code"] == "invalid_request"
     status, body = api.handle("job_status", b'{"job_id": "nope"}')
-    assert status == 404 and json.loads(body) == {"code": "not_found", "message": "no job nope"}
+    assert status == 404
+    assert json.loads(body) == {"code": "not_found", "message": "no job nope", "kind": "not_found"}
 
 
 def test_settings_persist_across_api_instances(api: Api, tmp_path: Path) -> None:

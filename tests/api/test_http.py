@@ -112,10 +112,12 @@ def test_shutdown_removes_uploads(api: Api, tmp_path: Path) -> None:
     assert not os.path.exists(uploads)
 
 
-def test_errors_name_an_uploaded_file_by_its_name(server: ApiServer, api: Api, x2_model: str) -> None:
-    """A dropped file that is not an image fails with a line that names the file the person
-    dropped, not the temporary folder the browser uploaded it into; `input` keeps the full path
-    (the UI fetches previews by it)."""
+def test_a_failed_upload_is_typed_and_its_line_names_no_temporary_folder(
+    server: ApiServer, api: Api, x2_model: str
+) -> None:
+    """A dropped file that is not an image fails with a code and a line without its path: the UI
+    names the file by the name the person dropped (`name`), never by the temporary folder the
+    browser uploaded it into; `input` keeps the full path (the UI fetches previews by it)."""
     status, body = request(server, "POST", "/api/upload?name=holiday.png", b"this is not a picture")
     assert status == 200
     uploaded = json.loads(body)["path"]
@@ -127,9 +129,8 @@ def test_errors_name_an_uploaded_file_by_its_name(server: ApiServer, api: Api, x
     assert status == 200
     state = json.loads(body)["files"][0]
     assert state["status"] == "failed"
-    assert state["input"] == uploaded
-    assert state["error"].startswith("holiday.png: ")
-    assert str(server.uploads) not in state["error"]
+    assert (state["error_code"], state["name"], state["input"]) == ("not_an_image", "holiday.png", uploaded)
+    assert str(server.uploads) not in state["error"] and "holiday.png" not in state["error"]
 
 
 def test_upload_folders_of_servers_that_are_gone_are_removed(tmp_path: Path) -> None:

@@ -37,15 +37,18 @@ def test_a_job_view_maps_onto_its_snapshot() -> None:
 
     assert isinstance(wire, s.JobSnapshot)
     assert wire.model_dump() == {
-        "job_id": "job-1", "status": "running", "error": None, "notices": ["one", "two"],
+        "job_id": "job-1", "status": "running", "error": None, "error_code": None,
+        "notices": ["one", "two"],
         "output_dir": "/out", "created": 123.5,
         "files": [
             {"input": "/in/a.png", "name": "a.png", "status": "running", "stage": "upscale", "output": None,
-             "error": None, "width": None, "height": None, "out_width": None, "out_height": None,
+             "error_code": None, "error": None, "width": None, "height": None, "out_width": None,
+             "out_height": None,
              "seconds": None, "model": None, "provider": None, "notices": [], "tiles_done": 2,
              "tiles_total": 8, "eta_s": 1.5},
             {"input": "/in/b.png", "name": "b.png", "status": "done", "stage": "finished",
-             "output": "/out/b.png", "error": None, "width": 10, "height": 12, "out_width": 40,
+             "output": "/out/b.png", "error_code": None, "error": None, "width": 10, "height": 12,
+             "out_width": 40,
              "out_height": 48, "seconds": 0.25, "model": "m", "provider": "CPUExecutionProvider",
              "notices": ["one", "two"], "tiles_done": 4, "tiles_total": 4, "eta_s": 0.0},
         ],
@@ -54,10 +57,12 @@ def test_a_job_view_maps_onto_its_snapshot() -> None:
 
 
 def test_a_file_view_gives_its_outcome_for_the_cli() -> None:
-    view = FileView(input="/in/a.png", name="a.png", status="failed", stage="finished", error="bad file")
+    view = FileView(input="/in/a.png", name="a.png", status="failed", stage="finished",
+                    error_code="not_an_image", error="bad file")
     result = file_result(view)
     assert type(result) is s.FileResult  # not the FileState the view also fits
     assert result.model_dump() == {
-        "input": "/in/a.png", "output": None, "status": "failed", "error": "bad file", "width": None,
+        "input": "/in/a.png", "output": None, "status": "failed", "error_code": "not_an_image",
+        "error": "bad file", "width": None,
         "height": None, "out_width": None, "out_height": None, "seconds": None, "model": None,
         "provider": None, "notices": []}

@@ -101,7 +101,8 @@ def test_disk_full_from_the_writer(tmp_path: Path) -> None:
 
     with pytest.raises(ImageWriteError) as info:
         atomic_write(target, writer, overwrite=True)
-    assert str(info.value) == f"disk full while writing {target}"
+    assert str(info.value) == f"cannot write {target}: disk full"
+    assert (info.value.code, info.value.reason, info.value.path) == ("disk_full", "disk full", target)
     assert target.read_bytes() == b"precious" and leftovers(tmp_path) == []
 
 
@@ -139,7 +140,8 @@ def test_disk_full_for_real(tmp_path: Path) -> None:
 
         with pytest.raises(ImageWriteError) as info:
             atomic_write(target, writer, overwrite=True)
-        assert str(info.value) == f"disk full while writing {target}"
+        assert str(info.value) == f"cannot write {target}: disk full"
+        assert (info.value.code, info.value.reason, info.value.path) == ("disk_full", "disk full", target)
         assert target.read_bytes() == b"o" * 300_000
         assert leftovers(disk) == []
 
@@ -149,6 +151,7 @@ def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ImageWriteError) as info:
         atomic_write(target, write_bytes(b"x"), overwrite=False)
     assert str(info.value) == f"cannot write {target}: folder {target.parent} does not exist"
+    assert info.value.code == "unwritable" and info.value.path == target
 
 
 def test_target_is_a_folder(tmp_path: Path) -> None:

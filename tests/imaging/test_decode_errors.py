@@ -36,6 +36,9 @@ def error_for(path: Path, **kwargs: Any) -> str:
 
 def test_missing_file(tmp_path: Path) -> None:
     assert error_for(tmp_path / "nope.png") == f"{tmp_path / 'nope.png'}: file not found"
+    with pytest.raises(ImageReadError) as info:
+        read_image(tmp_path / "nope.png")
+    assert (info.value.code, info.value.reason) == ("not_found", "file not found")
 
 
 def test_directory(tmp_path: Path) -> None:
@@ -145,9 +148,10 @@ def test_decompression_bomb_is_refused_as_too_large(tmp_path: Path) -> None:
         f"{path}: 30000×20000 is 600 megapixels, above the 179 MP safety limit against "
         "decompression bombs"
     )  # the front end says how to lift the limit (the CLI: --allow-large)
-    with pytest.raises(ImageTooLargeError):
+    with pytest.raises(ImageTooLargeError) as info:
         read_image(path)
-    assert ImageTooLargeError.describes(f"other.png: {message}")
+    assert (info.value.code, info.value.path) == ("too_large", path)
+    assert info.value.reason == message.removeprefix(f"{path}: ")  # the line without the file
 
 
 def test_pixel_limit_is_per_call(tmp_path: Path) -> None:
@@ -186,3 +190,42 @@ def test_damaged_tiff_header(tmp_path: Path) -> None:
     path = tmp_path / "bad.tif"
     path.write_bytes(b"II*\x00" + struct.pack("<I", 999999) + b"\x00" * 64)
     assert error_for(path) == f"{path}: damaged or truncated TIFF file (its header cannot be read)"
+
+
+def _made(tmp_path: Path, case: str) -> Path:
+    path = tmp_path / f"{case}.png"
+    if case == "folder":
+        path.mkdir()
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "text":
+        path.write_text("hello\n")
+    elif case == "truncated":
+        path.write_bytes(image_bytes("PNG")[:-12])
+    elif case == "bomb":
+        path.write_bytes(_bomb_png(30000, 20000))
+    elif case == "ico":
+        path = tmp_path / "icon.ico"
+        Image.new("RGB", (16, 16)).save(path)
+    elif case == "float":
+        path = tmp_path / "hdr.tif"
+        Image.fromarray(np.ones((4, 4), dtype=np.float32)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("missing", "not_found"), ("folder", "not_an_image"), ("empty", "empty"), ("text", "not_an_image"),
+     ("truncated", "truncated"), ("bomb", "too_large"), ("ico", "unsupported"), ("float", "unsupported")],
+)
+def test_every_failure_carries_its_code_and_a_reason_without_the_path(
+    tmp_path: Path, case: str, code: str
+) -> None:
+    """Front ends word a failure from its code and name the file their own way: the reason is the
+    line without the path."""
+    path = _made(tmp_path, case)
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    assert info.value.code == code
+    assert info.value.path == path and str(path) not in info.value.reason
+    assert str(info.value) == f"{path}: {info.value.reason}"

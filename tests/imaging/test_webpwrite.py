@@ -406,7 +406,8 @@ def test_disk_full_midway_leaves_the_old_file(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(ImageWriteError) as info:
         write_image(_photo_like(30, 30), target, fmt="webp", options=DEFAULTS,
                     metadata=Metadata(icc=SRGB_ICC), overwrite=True)
-    assert str(info.value) == f"disk full while writing {target}"
+    assert str(info.value) == f"cannot write {target}: disk full"
+    assert (info.value.code, info.value.reason, info.value.path) == ("disk_full", "disk full", target)
     assert target.read_bytes() == b"precious" and _leftovers(tmp_path) == []
 
 

@@ -21,11 +21,11 @@ from pixup.engine.providers import Precision
 from pixup.engine.session import ModelSession
 from pixup.imaging.decode import read_image
 from pixup.jobs.options import UpscaleOptions
+from pixup.jobs.plan import JobPlan, plan_job
 from pixup.jobs.repair import plan_repair, repair_kind, repair_pixels
-from pixup.jobs.runner import model_ref
 from pixup.jobs.service import JobService
 from pixup.jobs.state import JobView
-from pixup.models.bundled import REPAIR_ANY, REPAIR_PATHS, SCENARIO_MODELS, RepairStep
+from pixup.models.bundled import REPAIR_ANY, REPAIR_PATHS, SCENARIO_MODELS, RepairStep, bundled_model
 from pixup.models.catalogue import ResolvedModel, resolve_model
 from pixup.models.config import ConfigStore
 from pixup.models.slot import ModelSlot
@@ -76,11 +76,14 @@ def run_job(service: JobService, job_id: str, src: Path, out: Path, **options: o
 # ------------------------------------------------------------------------------ the plan
 
 
+def _plan(**options: object) -> JobPlan:
+    return plan_job([Path("photo.png")], UpscaleOptions(**options))  # type: ignore[arg-type]
+
+
 def test_strength_zero_is_off() -> None:
     for scenario in (None, *SCENARIO_MODELS):
-        opts = UpscaleOptions(scenario=scenario)  # type: ignore[arg-type]
-        assert plan_repair(opts) is None
-        assert plan_repair(opts.model_copy(update={"repair": 0})) is None
+        assert _plan(scenario=scenario).repair is None
+        assert _plan(scenario=scenario, repair=0).repair is None
 
 
 def test_every_strength_follows_the_table() -> None:
@@ -88,25 +91,27 @@ def test_every_strength_follows_the_table() -> None:
     for scenario, upscaler in SCENARIO_MODELS.items():
         steps = REPAIR_PATHS[(upscaler, repair_kind(scenario))]
         for strength in range(1, 101):
-            opts = UpscaleOptions(scenario=scenario, repair=strength)  # type: ignore[arg-type]
-            step, plan = _step(steps, strength), plan_repair(opts)
+            step, plan = _step(steps, strength), _plan(scenario=scenario, repair=strength)
             if step.action == "none":
-                assert plan is None
-                assert model_ref(opts) == upscaler
+                assert plan.repair is None
+                assert plan.model.id == upscaler
             else:
-                assert plan is not None and plan.step == step and plan.upscaler == upscaler
-                assert model_ref(opts) == (step.model if step.action == "swap" else upscaler)
+                assert plan.repair is not None and plan.repair.step == step
+                assert plan.repair.upscaler == upscaler
+                assert plan.model.id == (step.model if step.action == "swap" else upscaler)
+            if step.action == "swap":  # the stand-in keeps the scenario model's scale
+                assert plan.scale == float(bundled_model(upscaler).nominal_scale)  # type: ignore[union-attr]
 
 
 def test_an_explicit_model_is_never_swapped() -> None:
     for strength in range(0, 101):
-        opts = UpscaleOptions(model="my-model", scenario="Digital Art", repair=strength)
-        plan = plan_repair(opts)
+        plan = plan_repair(strength, "my-model", "Digital Art", explicit=True)
         assert plan is None or plan.step.action == "prepass"
-        assert model_ref(opts) == "my-model"
         if strength:
             step = _step(REPAIR_ANY, strength)
             assert (plan.step if plan else None) == (step if step.action == "prepass" else None)
+    explicit = _plan(model="realesr-animevideov3-x2", scenario="Digital Art", repair=100)
+    assert explicit.model.id == "realesr-animevideov3-x2"
 
 
 # ------------------------------------------------------------------------------ the pre-pass
@@ -185,10 +190,10 @@ def test_repair_beats_the_plain_upscale_on_a_jpeg(service: JobService, tmp_path:
     plain = run_job(service, "plain", src, tmp_path / "plain", scenario="Universal Fast", format="png")
     fixed = run_job(service, "fixed", src, tmp_path / "fixed", scenario="Universal Fast", format="png",
                     repair=100)
-    plan = plan_repair(UpscaleOptions(scenario="Universal Fast", repair=100))
-    assert plan is not None
-    assert plan.notice() in fixed.files[0].notices
-    assert fixed.files[0].model == model_ref(UpscaleOptions(scenario="Universal Fast", repair=100))
+    plan = _plan(scenario="Universal Fast", repair=100)
+    assert plan.repair is not None
+    assert plan.repair.notice() in fixed.files[0].notices
+    assert fixed.files[0].model == plan.model.id
 
     def score(snapshot: JobView) -> float:
         output = snapshot.files[0].output

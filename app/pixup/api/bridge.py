@@ -25,7 +25,7 @@ from pixup.api.mapping import job_snapshot
 from pixup.api.methods import METHODS
 from pixup.errors import ConflictError, NotFoundError, PixupError, RequestError, UnavailableError
 from pixup.imaging.atomic import atomic_write
-from pixup.jobs.runner import model_ref
+from pixup.jobs.plan import chosen_model
 from pixup.jobs.service import JobService, faces_unavailable
 from pixup.jobs.state import JobView
 from pixup.models.bundled import SCENARIO_MODELS, bundled_model
@@ -124,7 +124,7 @@ class Api:
         except ApiFailure:
             raise
         except (NotFoundError, ConflictError, UnavailableError, RequestError, PixupError) as err:
-            raise ApiFailure(s.ApiError(code=_code(err), message=str(err))) from None
+            raise ApiFailure(s.ApiError(code=_code(err), message=str(err), kind=err.code)) from None
         except Exception as err:  # a bug: log the trace, give the UI one line
             log.exception("bridge method %s failed", method)
             raise ApiFailure(s.ApiError(code="internal", message=f"internal error: {err}")) from None
@@ -141,9 +141,12 @@ class Api:
             return path in self._files
 
     def _remember_files(self, snapshot: JobView) -> None:
-        # Called up to 10×/s per job with every file: resolve only paths not seen before.
+        # Called up to 10×/s per job with every file: resolve only paths not seen before. A failed
+        # file's output names where it would have gone (a file that may be someone else's): only
+        # outputs of done files are this session's.
         with self._files_lock:
-            new = {p for f in snapshot.files for p in (f.input, f.output) if p and p not in self._seen}
+            new = {p for f in snapshot.files for p in (f.input, f.output if f.status == "done" else None)
+                   if p and p not in self._seen}
             self._seen.update(new)
         resolved = {Path(p).resolve() for p in new}
         with self._files_lock:
@@ -200,7 +203,7 @@ class Api:
                            face_models=[p.stem for p in face_models()])
 
     def select_model(self, request: s.SelectModelRequest) -> s.SelectModelResult:
-        ref = model_ref(s.UpscaleOptions(model=request.model, scenario=request.scenario))
+        ref = chosen_model(request.model, request.scenario)
         preloading = self.service.slot.preload(ref, request.precision)
         return s.SelectModelResult(model_id=ref, preloading=preloading)
 

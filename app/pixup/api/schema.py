@@ -19,6 +19,7 @@ from pixup.choices import OutputFormat as OutputFormat
 from pixup.choices import Precision as Precision
 from pixup.choices import Scenario as Scenario
 from pixup.choices import Stage as Stage
+from pixup.errors import FailureCode as FailureCode
 
 # The job's own request model (jobs/ sits below the bridge); part of the wire contract too.
 from pixup.jobs.options import UpscaleOptions as UpscaleOptions
@@ -35,9 +36,14 @@ class FileResult(BaseModel):
     """The outcome of one input file; the CLI prints it as one JSON line with --json."""
 
     input: str
-    output: str | None = None
+    output: str | None = Field(
+        default=None, description="The file written; after a failure once it had a name, where it would go"
+    )
     status: FileStatus
-    error: str | None = None
+    error_code: FailureCode | None = Field(default=None, description="Why it failed or was cancelled")
+    error: str | None = Field(
+        default=None, description="What went wrong, without the file's path (front ends name the file)"
+    )
     width: int | None = None
     height: int | None = None
     out_width: int | None = None
@@ -68,6 +74,7 @@ class JobSnapshot(BaseModel):
     status: JobStatus
     files: list[FileState]
     error: str | None = Field(default=None, description="Why the whole job failed (bad model, no images)")
+    error_code: FailureCode | None = Field(default=None, description="Which failure `error` is")
     notices: list[str] = Field(default_factory=list)
     output_dir: str | None = None
     created: float = Field(description="Unix time of submission")
@@ -95,6 +102,9 @@ class ApiError(BaseModel):
 
     code: ErrorCode
     message: str
+    kind: FailureCode | None = Field(
+        default=None, description="Which failure, when the request failed on what it asked (unknown model...)"
+    )
 
 
 class StartJobRequest(BaseModel):

@@ -15,26 +15,29 @@ from pixup.fileio import TEMP_SUFFIX, temp_path_for
 __all__ = ["TEMP_SUFFIX", "atomic_write", "temp_path_for"]
 
 
-def _message(path: Path, err: OSError) -> str:
+def _failure(path: Path, err: OSError) -> ImageWriteError:
+    """The OS error `err` writing `path`, as one line with its code."""
     folder = path.parent
     code = err.errno
     if code == errno.ENOSPC:
-        return f"disk full while writing {path}"
+        return ImageWriteError("disk full", path=path, code="disk_full")
     if code == errno.EDQUOT:
-        return f"disk quota exceeded while writing {path}"
+        return ImageWriteError("disk quota exceeded", path=path, code="disk_full")
     if code == errno.ENOENT:
-        return f"cannot write {path}: folder {folder} does not exist"
-    if code == errno.ENOTDIR:
-        return f"cannot write {path}: {folder} is not a folder"
-    if code in (errno.EACCES, errno.EPERM):
-        return f"cannot write {path}: no permission to write in {folder}"
-    if code == errno.EROFS:
-        return f"cannot write {path}: {folder} is on a read-only file system"
-    if code == errno.ENAMETOOLONG:
-        return f"cannot write {path}: the file name is too long"
-    if code == errno.EISDIR:
-        return f"cannot write {path}: it is a folder"
-    return f"cannot write {path}: {err.strerror or err}"
+        reason = f"folder {folder} does not exist"
+    elif code == errno.ENOTDIR:
+        reason = f"{folder} is not a folder"
+    elif code in (errno.EACCES, errno.EPERM):
+        reason = f"no permission to write in {folder}"
+    elif code == errno.EROFS:
+        reason = f"{folder} is on a read-only file system"
+    elif code == errno.ENAMETOOLONG:
+        reason = "the file name is too long"
+    elif code == errno.EISDIR:
+        reason = "it is a folder"
+    else:
+        reason = str(err.strerror or err)
+    return ImageWriteError(reason, path=path)
 
 
 def atomic_write(path: Path, writer: Callable[[BinaryIO], None], overwrite: bool) -> Path:
@@ -51,5 +54,5 @@ def atomic_write(path: Path, writer: Callable[[BinaryIO], None], overwrite: bool
         raise OutputExistsError(path) from None
     except OSError as err:
         if err.errno is None:  # an encoder's complaint, not the file system's
-            raise ImageWriteError(f"cannot write {path}: {err}") from None
-        raise ImageWriteError(_message(path, err)) from None
+            raise ImageWriteError(str(err), path=path, code="encode_failed") from None
+        raise _failure(path, err) from None

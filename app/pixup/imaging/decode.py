@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
-from pixup.errors import ImageReadError, ImageTooLargeError
+from pixup.errors import FailureCode, ImageReadError, ImageTooLargeError
 from pixup.imaging.deep import decode_deep, needs_deep_decode, unpremultiply16
 from pixup.imaging.metadata import EXIF_HEADER, Metadata, icc_colour_space, icc_is_valid
 from pixup.imaging.pixels import apply_orientation
@@ -139,8 +139,8 @@ class DecodedImage:
         return Metadata(exif=self.exif, icc=self.icc_profile, xmp=self.xmp)
 
 
-def _fail(path: Path, reason: str) -> ImageReadError:
-    return ImageReadError(f"{path}: {reason}")
+def _fail(path: Path, reason: str, code: FailureCode = "damaged") -> ImageReadError:
+    return ImageReadError(reason, path=path, code=code)
 
 
 def read_image(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> DecodedImage:
@@ -216,19 +216,19 @@ def _check_file(path: Path) -> None:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise _fail(path, "file not found") from None
+        raise _fail(path, "file not found", "not_found") from None
     except PermissionError:
-        raise _fail(path, "permission denied (cannot look at the file)") from None
+        raise _fail(path, "permission denied (cannot look at the file)", "unreadable") from None
     except OSError as err:
-        raise _fail(path, f"cannot access the file ({err.strerror or err})") from None
+        raise _fail(path, f"cannot access the file ({err.strerror or err})", "unreadable") from None
     if stat.S_ISDIR(st.st_mode):
-        raise _fail(path, "is a folder, not an image file")
+        raise _fail(path, "is a folder, not an image file", "not_an_image")
     if not stat.S_ISREG(st.st_mode):
-        raise _fail(path, "is not a regular file")
+        raise _fail(path, "is not a regular file", "not_an_image")
     if st.st_size == 0:
-        raise _fail(path, "file is empty (0 bytes)")
+        raise _fail(path, "file is empty (0 bytes)", "empty")
     if not os.access(path, os.R_OK):
-        raise _fail(path, "permission denied (the file is not readable)")
+        raise _fail(path, "permission denied (the file is not readable)", "unreadable")
 
 
 @contextmanager
@@ -239,15 +239,15 @@ def _pillow_errors(path: Path) -> Iterator[None]:
     except ImageReadError:
         raise
     except PermissionError:
-        raise _fail(path, "permission denied (the file is not readable)") from None
+        raise _fail(path, "permission denied (the file is not readable)", "unreadable") from None
     except MemoryError:
-        raise _fail(path, "not enough memory to decode this image") from None
+        raise _fail(path, "not enough memory to decode this image", "out_of_memory") from None
     except OSError as err:
         text = str(err)
         if "truncated" in text:
-            raise _fail(path, "file is truncated (it ends before the image data does)") from None
+            raise _fail(path, "file is truncated (it ends before the image data does)", "truncated") from None
         if err.errno == errno.EIO:
-            raise _fail(path, "read error from the disk (I/O error)") from None
+            raise _fail(path, "read error from the disk (I/O error)", "unreadable") from None
         raise _fail(path, f"damaged image data ({_short(text)})") from None
     except Exception as err:  # SyntaxError, ValueError, struct.error... from damaged files
         log.debug("%s: decoding failed", path, exc_info=True)  # keeps the trace should it be a bug
@@ -263,10 +263,10 @@ def _open(path: Path) -> ImageFile.ImageFile:
     try:
         return Image.open(path)
     except UnidentifiedImageError:
-        raise _fail(path, _unidentified_reason(path)) from None
+        raise _fail(path, *_unidentified_reason(path)) from None
 
 
-def _unidentified_reason(path: Path) -> str:
+def _unidentified_reason(path: Path) -> tuple[str, FailureCode]:
     try:
         with path.open("rb") as f:
             head = f.read(4096)
@@ -274,25 +274,25 @@ def _unidentified_reason(path: Path) -> str:
         head = b""
     for magic, name in _MAGIC:
         if head.startswith(magic):
-            return f"damaged or truncated {name} file (its header cannot be read)"
+            return f"damaged or truncated {name} file (its header cannot be read)", "damaged"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"heim", b"heis"):
-            return "HEIC/HEIF needs the optional pillow-heif package (pip install pillow-heif)"
+            return "HEIC/HEIF needs the optional pillow-heif package (pip install pillow-heif)", "unsupported"
         if brand in (b"avif", b"avis"):
-            return "damaged or unsupported AVIF file"
+            return "damaged or unsupported AVIF file", "damaged"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "damaged or truncated WebP file"
+        return "damaged or truncated WebP file", "damaged"
     text = head.lstrip()
     if b"<svg" in text[:1024].lower():
-        return "SVG is a vector format; pixup upscales raster images (" + _SUPPORTED_TEXT + ")"
+        return f"SVG is a vector format; pixup upscales raster images ({_SUPPORTED_TEXT})", "not_an_image"
     if head and b"\x00" not in head:
         try:
             head.decode("utf-8")
-            return "not an image: it is a text file"
+            return "not an image: it is a text file", "not_an_image"
         except UnicodeDecodeError:
             pass
-    return f"not an image, or a format pixup cannot read (supported: {_SUPPORTED_TEXT})"
+    return f"not an image, or a format pixup cannot read (supported: {_SUPPORTED_TEXT})", "not_an_image"
 
 
 def _pretty(fmt: str) -> str:
@@ -301,7 +301,7 @@ def _pretty(fmt: str) -> str:
 
 def _check_format(path: Path, fmt: str) -> None:
     if fmt not in SUPPORTED_FORMATS:
-        raise _fail(path, f"{fmt} images are not supported (supported: {_SUPPORTED_TEXT})")
+        raise _fail(path, f"{fmt} images are not supported (supported: {_SUPPORTED_TEXT})", "unsupported")
 
 
 def _check_size(path: Path, width: int, height: int, max_pixels: int | None) -> None:
@@ -310,8 +310,9 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int | None) -> 
     if max_pixels is not None and width * height > max_pixels:
         # Typed: the front end knows how its user lifts the limit (the CLI: --allow-large).
         raise ImageTooLargeError(
-            f"{path}: {width}×{height} is {width * height / 1e6:.0f} megapixels, above the "
-            f"{max_pixels / 1e6:.0f} MP {ImageTooLargeError.TAIL}"
+            f"{width}×{height} is {width * height / 1e6:.0f} megapixels, above the "
+            f"{max_pixels / 1e6:.0f} MP safety limit against decompression bombs",
+            path=path,
         )
 
 
@@ -343,10 +344,11 @@ def _pixels(
     if mode == "I":
         arr = np.asarray(im)
         if arr.size and (arr.min() < 0 or arr.max() > 65535):
-            raise _fail(path, "32-bit integer samples outside 0-65535 are not supported")
+            raise _fail(path, "32-bit integer samples outside 0-65535 are not supported", "unsupported")
         return arr.astype(np.uint16)[..., None], icc, False
     if mode == "F":
-        raise _fail(path, "32-bit floating point images are not supported; save it as 8- or 16-bit")
+        raise _fail(path, "32-bit floating point images are not supported; save it as 8- or 16-bit",
+                    "unsupported")
     if mode == "P":
         has_alpha = "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
         return np.asarray(im.convert("RGBA" if has_alpha else "RGB")), icc, False
@@ -367,7 +369,7 @@ def _pixels(
         assert rgb is not None
         notes.append("Lab colours converted to sRGB")
         return np.asarray(rgb), _SRGB_ICC, True
-    raise _fail(path, f"image mode {mode} is not supported")
+    raise _fail(path, f"image mode {mode} is not supported", "unsupported")
 
 
 def _deep(im: ImageFile.ImageFile, path: Path, notes: list[str]) -> np.ndarray:

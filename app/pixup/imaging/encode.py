@@ -144,7 +144,7 @@ def _for_format(
     elif fmt == "webp":
         pixels = gray_to_rgb(to_uint8(pixels))
     elif fmt not in FORMATS:
-        raise ImageWriteError(f"unknown output format {fmt!r}")
+        raise ImageWriteError(f"unknown output format {fmt!r}", code="invalid_request")
     return pixels, int(pixels.shape[2])
 
 

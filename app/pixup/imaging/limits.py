@@ -67,7 +67,8 @@ def check_output_fits(
     """Raise ImageWriteError, e.g. "WebP cannot hold 20000×9000 (max 16383 px per side); use png or
     tiff", when `fmt` cannot hold a `width`×`height` output. Call it before inference."""
     if fmt not in FORMATS:
-        raise ImageWriteError(f"unknown output format {fmt!r} (choose one of {', '.join(FORMATS)})")
+        raise ImageWriteError(f"unknown output format {fmt!r} (choose one of {', '.join(FORMATS)})",
+                              code="invalid_request")
     problem = _problem(width, height, fmt, channels, bit_depth)
     if problem is None:
         return
@@ -75,4 +76,4 @@ def check_output_fits(
     advice = (
         f"; use {' or '.join(others)}" if others else "; no output format can hold it, use a smaller scale"
     )
-    raise ImageWriteError(problem + advice)
+    raise ImageWriteError(problem + advice, code="format_limit")

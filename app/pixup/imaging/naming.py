@@ -114,19 +114,22 @@ def check_template(template: str) -> None:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as err:
-        raise ImageWriteError(f"bad output name template {template!r}: {err}") from None
+        raise ImageWriteError(f"bad output name template {template!r}: {err}", code="bad_template") from None
     for _, field, spec, conversion in parsed:
         if field is None:
             continue
         if field not in _FIELDS:
             raise ImageWriteError(
                 f"bad output name template {template!r}: unknown field {{{field}}} "
-                f"(use {', '.join('{' + f + '}' for f in sorted(_FIELDS))})"
+                f"(use {', '.join('{' + f + '}' for f in sorted(_FIELDS))})",
+                code="bad_template",
             )
         if spec or conversion:
-            raise ImageWriteError(f"bad output name template {template!r}: no format specs or conversions")
+            raise ImageWriteError(f"bad output name template {template!r}: no format specs or conversions",
+                                  code="bad_template")
     if "/" in template or "\\" in template:
-        raise ImageWriteError(f"bad output name template {template!r}: it must be a file name, not a path")
+        raise ImageWriteError(f"bad output name template {template!r}: it must be a file name, not a path",
+                              code="bad_template")
 
 
 def output_name(source: Path, template: str, scale: float, fmt: Format, model: str = "") -> str:
@@ -136,7 +139,8 @@ def output_name(source: Path, template: str, scale: float, fmt: Format, model: s
         name=source.stem, ext=EXTENSIONS[fmt], scale=format_scale(scale), model=_safe(model), fmt=fmt
     )
     if name in ("", ".", "..") or name.startswith(".."):
-        raise ImageWriteError(f"bad output name template {template!r}: it gives the name {name!r}")
+        raise ImageWriteError(f"bad output name template {template!r}: it gives the name {name!r}",
+                              code="bad_template")
     return name
 
 
@@ -172,7 +176,8 @@ def output_path_for(
             if target not in taken:
                 break
     if _same_file(target, source):
-        raise ImageWriteError(f"{target}: the output would replace its own input; change the name template")
+        raise ImageWriteError("the output would replace its own input; change the name template", path=target,
+                              code="output_is_input")
     return target
 
 

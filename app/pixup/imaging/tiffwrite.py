@@ -112,8 +112,8 @@ def write_tiff(
         position += len(s)
     if position > CLASSIC_TIFF_MAX:
         raise ImageWriteError(
-            f"{name}: the TIFF would be {position / 2**30:.1f} GB and classic TIFF holds at most 4 GB; "
-            "use png"
+            f"the TIFF would be {position / 2**30:.1f} GB and classic TIFF holds at most 4 GB; use png",
+            path=name, code="format_limit",
         )
     zeroth[273] = tuple(offsets) if len(strips) > 1 else offsets[0]
     head = piexif.dump(exif_dict)[6:]

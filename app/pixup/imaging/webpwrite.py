@@ -361,7 +361,8 @@ def write_webp_bands(
     plus the metadata chunks given. Raises WebPUnavailable (before writing anything) when libwebp
     cannot be used, ImageWriteError when it fails to encode, OSError from `f`."""
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
-        raise ImageWriteError(f"WebP cannot hold {width}×{height} (max {MAX_DIMENSION} px per side)")
+        raise ImageWriteError(f"WebP cannot hold {width}×{height} (max {MAX_DIMENSION} px per side)",
+                              path=name or None, code="format_limit")
     lib = library()
     if lib is None:
         raise WebPUnavailable("no usable libwebp")
@@ -371,7 +372,8 @@ def write_webp_bands(
     config.quality = float(quality)
     config.method = method
     if not lib.handle.WebPValidateConfig(ctypes.byref(config)):
-        raise ImageWriteError(f"{name}: invalid WebP settings (quality {quality}, method {method})")
+        raise ImageWriteError(f"invalid WebP settings (quality {quality}, method {method})",
+                              path=name or None, code="encode_failed")
     has_alpha = channels == 4 and _transparent(height, width, band)
     picture = _Picture()
     if not lib.handle.WebPPictureInitInternal(ctypes.byref(picture), lib.abi):
@@ -383,13 +385,15 @@ def write_webp_bands(
     writer = _WRITER(lambda data, size, _picture: _collect(stream, data, size))  # kept alive here
     try:
         if not lib.handle.WebPPictureAlloc(ctypes.byref(picture)):
-            raise ImageWriteError(f"{name}: not enough memory for the WebP encoder's picture")
+            raise ImageWriteError("not enough memory for the WebP encoder's picture", path=name or None,
+                                  code="out_of_memory")
         _fill(picture, height, width, band, has_alpha)
         picture.writer = writer
         if not lib.handle.WebPEncode(ctypes.byref(config), ctypes.byref(picture)):
             code = int(picture.error_code)
             reason = _ERRORS.get(code, f"error {code}")
-            raise ImageWriteError(f"{name}: the WebP encoder failed: {reason}")
+            raise ImageWriteError(f"the WebP encoder failed: {reason}", path=name or None,
+                                  code="encode_failed")
     finally:
         lib.handle.WebPPictureFree(ctypes.byref(picture))
     for part in _container(stream, width, height, icc=icc, exif=exif, xmp=xmp):
@@ -422,13 +426,13 @@ def _chunk(fourcc: bytes, payload: bytes) -> bytes:
 def _chunks(data: bytes | bytearray) -> Iterator[tuple[bytes, int, int]]:
     """(fourcc, start, end) of each chunk after the RIFF header; end includes the padding byte."""
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise ImageWriteError("the WebP encoder did not return a RIFF/WEBP file")
+        raise ImageWriteError("the WebP encoder did not return a RIFF/WEBP file", code="encode_failed")
     at = 12
     while at + 8 <= len(data):
         size = struct.unpack_from("<I", data, at + 4)[0]
         end = at + 8 + size + (size & 1)
         if end > len(data):
-            raise ImageWriteError("the WebP encoder returned a truncated chunk")
+            raise ImageWriteError("the WebP encoder returned a truncated chunk", code="encode_failed")
         yield bytes(data[at : at + 4]), at, end
         at = end
 
@@ -452,7 +456,7 @@ def _container(
         if fourcc in (b"ALPH", b"VP8 "):
             image.append(view[start:end])
     if not any(bytes(part[:4]) == b"VP8 " for part in image):
-        raise ImageWriteError("the WebP encoder returned no VP8 chunk")
+        raise ImageWriteError("the WebP encoder returned no VP8 chunk", code="encode_failed")
     head: list[bytes] = []
     tail: list[bytes] = []
     if icc:
@@ -469,5 +473,6 @@ def _container(
     parts: list[bytes | memoryview] = [vp8x, *head, *image, *tail]
     size = 4 + sum(len(part) for part in parts)
     if size > _RIFF_MAX:
-        raise ImageWriteError(f"the WebP file would be {size / 2**30:.1f} GB; a WebP holds at most 4 GB")
+        raise ImageWriteError(f"the WebP file would be {size / 2**30:.1f} GB; a WebP holds at most 4 GB",
+                              code="format_limit")
     return [b"RIFF" + struct.pack("<I", size) + b"WEBP", *parts]

@@ -6,7 +6,7 @@ models/repair_table.md; the picks are `REPAIR_PATHS` / `REPAIR_ANY` in pixup.mod
 - "prepass": a 1× denoise model cleans the source, the result is blended with the source by the
   band's alpha, then the job's upscaler runs as usual. The 1× model is a job-scoped auxiliary session
   (opened here, closed when the job ends), beside the one upscale session of the model slot;
-- "swap": the job leases a denoising upscaler instead of the scenario's model (`model_ref`);
+- "swap": the job leases a denoising upscaler instead of the scenario's model (its plan names it);
 - "none": the measurements found nothing better than the plain upscale for that band.
 
 The pre-pass works on the colour channels only: alpha is left as it was (the upscaler treats it as
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pixup.choices import Scenario
 from pixup.engine.cancel import CancelToken
 from pixup.engine.progress import Progress
 from pixup.engine.providers import Precision
@@ -27,16 +28,7 @@ from pixup.engine.runner import InferenceRunner
 from pixup.engine.session import ModelSession
 from pixup.engine.upscale import upscale_array
 from pixup.errors import ModelError
-from pixup.jobs.options import UpscaleOptions
-from pixup.models.bundled import (
-    DEFAULT_MODEL_ID,
-    REPAIR_ANY,
-    REPAIR_PATHS,
-    SCENARIO_MODELS,
-    RepairKind,
-    RepairStep,
-    bundled_model,
-)
+from pixup.models.bundled import REPAIR_ANY, REPAIR_PATHS, RepairKind, RepairStep, bundled_model
 
 
 @dataclass(frozen=True)
@@ -71,52 +63,35 @@ def _display(model_id: str) -> str:
     return model.display_name if model is not None else model_id
 
 
-def swap_options(options: UpscaleOptions, leased: str) -> UpscaleOptions:
-    """The options a file runs with when Fix compression swapped the upscaler (`leased` is the model
-    the job holds): without an explicit scale, the output keeps the scale the scenario's own model
-    gives (Universal Fast stays 4× when a 2× denoiser stands in, run twice)."""
-    plan = plan_repair(options)
-    if plan is None or plan.step.action != "swap" or plan.model != leased or options.scale is not None:
-        return options
-    base = bundled_model(plan.upscaler)
-    if base is None:
-        return options
-    return options.model_copy(update={"scale": float(base.nominal_scale)})
-
-
-def repair_kind(scenario: str | None) -> RepairKind:
+def repair_kind(scenario: Scenario | None) -> RepairKind:
     """The content a scenario is for: drawings for Digital Art, photos for the rest."""
     return "drawing" if scenario == "Digital Art" else "photo"
 
 
-def base_model(options: UpscaleOptions) -> str:
-    """The model a job runs without repair: the explicit model, the scenario's pick, or the default."""
-    if options.model:
-        return options.model
-    if options.scenario in SCENARIO_MODELS:
-        return SCENARIO_MODELS[options.scenario]
-    return DEFAULT_MODEL_ID
-
-
-def repair_steps(options: UpscaleOptions) -> tuple[RepairStep, ...]:
-    """The measured bands that apply to a job. An explicit model is the user's choice: it is never
-    swapped, and an upscaler the table did not measure gets the pre-pass measured for any model."""
-    if options.model:
+def repair_steps(upscaler: str, scenario: Scenario | None, *, explicit: bool) -> tuple[RepairStep, ...]:
+    """The measured bands that apply to a job running `upscaler` for `scenario`. An `explicit` model
+    is the user's choice: it is never swapped, and an upscaler the table did not measure gets the
+    pre-pass measured for any model."""
+    if explicit:
         return REPAIR_ANY
-    return REPAIR_PATHS.get((base_model(options), repair_kind(options.scenario)), REPAIR_ANY)
+    return REPAIR_PATHS.get((upscaler, repair_kind(scenario)), REPAIR_ANY)
 
 
-def plan_repair(options: UpscaleOptions) -> RepairPlan | None:
-    """The repair a job runs, or None (strength 0, or a band where no repair measured better)."""
-    strength = options.repair
+def plan_repair(
+    strength: int, upscaler: str, scenario: Scenario | None = None, *, explicit: bool = False
+) -> RepairPlan | None:
+    """The repair a job runs at `strength` (0 = off) before or instead of `upscaler` (the model it
+    would run without repair; `explicit`: the request named it), or None (off, or a band where no
+    repair measured better). Part of the job's plan (pixup.jobs.plan)."""
     if strength <= 0:
         return None
-    step = next((s for s in repair_steps(options) if s.low <= strength <= s.high), None)
+    steps = repair_steps(upscaler, scenario, explicit=explicit)
+    step = next((s for s in steps if s.low <= strength <= s.high), None)
     if step is None or step.action == "none" or step.model is None:
         return None
-    if options.model and step.action != "prepass":  # never swap the user's model
+    if explicit and step.action != "prepass":  # never swap the user's model
         return None
-    return RepairPlan(strength, step, base_model(options))
+    return RepairPlan(strength, step, upscaler)
 
 
 class RepairPass:

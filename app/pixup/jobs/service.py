@@ -24,16 +24,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixup.choices import JobStatus, Stage
+from pixup.choices import JobStatus, Precision, Stage
 from pixup.engine.cancel import CancelToken
-from pixup.errors import ConflictError, NotFoundError, PixupError, UnavailableError
+from pixup.errors import ConflictError, FailureCode, NotFoundError, PixupError, one_line
 from pixup.imaging.naming import InputItem
 from pixup.jobs.options import UpscaleOptions
-from pixup.jobs.repair import RepairPass, plan_repair
-from pixup.jobs.runner import FaceTools, FileRunner, Inferred, expand_inputs, model_ref
+from pixup.jobs.plan import JobPlan, check_faces, plan_job
+from pixup.jobs.repair import RepairPass
+from pixup.jobs.runner import FaceTools, FileRunner, Inferred, JobTools
 from pixup.jobs.state import FileOutcome, FileView, JobView
 from pixup.models.config import ConfigStore
-from pixup.models.face_models import resolve_face_model
 from pixup.models.slot import Lease, ModelSlot
 from pixup.paths import user_paths
 
@@ -50,13 +50,8 @@ always sent)."""
 
 def faces_unavailable(face_model: str = "") -> str | None:
     """Why face recovery cannot run (no detector, no face model), or None when it can."""
-    from pixup.faces import detector_model
-
     try:
-        # The face model first: finding none is instant, while reading the detector out of its
-        # package takes ~0.9 s, and the UI waits for this answer before its first render.
-        resolve_face_model(face_model)
-        detector_model()
+        check_faces(face_model)
     except PixupError as err:
         return str(err)
     return None
@@ -101,10 +96,12 @@ class _File:
 class _Job:
     job_id: str
     options: UpscaleOptions
+    plan: JobPlan
     files: list[_File]
     created: float
     status: JobStatus = "queued"
     error: str | None = None
+    error_code: FailureCode | None = None
     cancel_requested: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
     last_event: float = 0.0
@@ -115,6 +112,7 @@ class _Job:
             status=self.status,
             files=tuple(f.state for f in self.files),
             error=self.error,
+            error_code=self.error_code,
             notices=tuple(dict.fromkeys(n for f in self.files for n in f.state.notices)),
             output_dir=self.options.output_dir,
             created=self.created,
@@ -134,7 +132,7 @@ class JobService:
             config = ConfigStore(user_paths().models)
             config.load()
         self.config = config
-        self._runner = FileRunner(config)
+        self._runner = FileRunner()
         self._faces_lock = threading.Lock()
         self._detector: FaceDetector | None = None  # loaded at the first face job, then kept
         self._lock = threading.Lock()  # guards _jobs and every _Job/_File record
@@ -154,22 +152,16 @@ class JobService:
     # ------------------------------------------------------------------ public surface
 
     def submit(self, job_id: str, inputs: list[Path], options: UpscaleOptions) -> JobView:
-        """Queue a job and return at once. Raises ConflictError for an id in use, UnavailableError
-        for a feature this build lacks, PixupError for a request that cannot start (bad name
-        template, no images found)."""
-        if options.faces:
-            reason = faces_unavailable(options.face_model)
-            if reason:
-                raise UnavailableError(reason)
+        """Plan a job and queue it; return at once. Raises ConflictError for an id in use, and what
+        `plan_job` raises for a request that cannot be planned (unknown model, no face model, bad
+        name template, no images found): then nothing is queued."""
         with self._lock:
             if job_id in self._jobs:
                 raise ConflictError(f"job id {job_id} is already in use")
-        items = expand_inputs(inputs, options)
-        if not items:
-            raise PixupError("no image files found in " + ", ".join(str(p) for p in inputs))
+        plan = plan_job(inputs, options, self.config)
         files = [_File(item, FileView(input=str(item.source), name=item.source.name, status="queued"))
-                 for item in items]
-        job = _Job(job_id, options, files, created=time.time())
+                 for item in plan.files]
+        job = _Job(job_id, options, plan, files, created=time.time())
         with self._events:
             with self._lock:
                 if job_id in self._jobs:
@@ -266,7 +258,7 @@ class JobService:
     @staticmethod
     def _cancel_file(record: _File) -> None:
         if record.state.status == "queued":
-            record.state = replace(record.state, status="cancelled", stage="finished")
+            record.state = _cancelled(record.state)
         if record.state.status in ("queued", "running", "cancelled"):
             record.token.cancel()
 
@@ -284,7 +276,7 @@ class JobService:
                 self._run(job)
             except Exception as err:  # a bug: the job fails with one line, the worker lives on
                 log.exception("job %s failed", job_id)
-                self._fail(job, f"internal error: {err}")
+                self._fail(job, "internal", one_line(err))
             finally:
                 with self._events:
                     with self._lock:
@@ -295,52 +287,53 @@ class JobService:
                     self._notify(snapshot)
 
     def _run(self, job: _Job) -> None:
+        plan = job.plan
         self._notify_job(job, force=True)
         try:
             # Load once, up front: a bad model is one error for the job, not one per file.
-            lease = self.slot.lease(model_ref(job.options), job.options.precision)
+            lease = self.slot.lease(plan.model, plan.precision)
         except PixupError as err:
-            self._fail(job, str(err))
+            self._fail(job, err.code, str(err))
             return
-        faces: FaceTools | None = None
-        if job.options.faces:
-            try:
-                faces = self._face_tools(job.options, lease.session.provider)
-            except PixupError as err:
-                lease.release()
-                self._fail(job, str(err))
-                return
-        repair: RepairPass | None = None
-        plan = plan_repair(job.options)
-        if plan is not None and plan.step.action == "prepass":
-            try:  # a job-scoped auxiliary session: the slot keeps its one upscale session
-                repair = RepairPass.open(plan, lease.session.provider, job.options.precision)
-            except PixupError as err:
-                lease.release()
-                self._fail(job, str(err))
-                return
         try:
-            self._run_files(job, lease, faces, repair)
+            tools = self._tools(plan, lease)
+        except PixupError as err:
+            lease.release()
+            self._fail(job, err.code, str(err))
+            return
+        try:
+            self._run_files(job, tools)
         finally:
-            if repair is not None:
-                repair.close()
+            if tools.repair is not None:
+                tools.repair.close()
 
-    def _run_files(self, job: _Job, lease: Lease, faces: FaceTools | None, repair: RepairPass | None) -> None:
+    def _tools(self, plan: JobPlan, lease: Lease) -> JobTools:
+        """What the job's files share, loaded once the model is: the scale steps for its real scale,
+        face recovery's models, the Fix compression pre-pass (a job-scoped auxiliary session: the
+        slot keeps its one upscale session)."""
+        provider = lease.session.provider
+        steps = plan.scale_steps(lease.session.spec.scale)
+        faces = (self._face_tools(plan.face_model, provider, plan.precision)
+                 if plan.face_model is not None else None)
+        prepass = plan.prepass
+        repair = RepairPass.open(prepass, provider, plan.precision) if prepass is not None else None
+        return JobTools(plan, lease, steps, faces, repair)
+
+    def _run_files(self, job: _Job, tools: JobTools) -> None:
         used: set[Path] = set()  # names are reserved here, on this thread, in input order
         writes = _WriteBehind(self._writes)
-        with lease:
+        with tools.lease:
             try:
                 for record in job.files:
                     with self._lock:
                         if record.token.cancelled:
-                            record.state = replace(record.state, status="cancelled", stage="finished")
+                            record.state = _cancelled(record.state)
                             continue
                         record.state = replace(record.state, status="running", stage="loading")
                         record.started = time.perf_counter()
                     self._notify_job(job, force=True)
                     outcome = self._runner.infer(
-                        record.item, job.options, lease, record.token,
-                        functools.partial(self._on_stage, job, record), used, faces, repair,
+                        record.item, tools, record.token, functools.partial(self._on_stage, job, record), used
                     )
                     if isinstance(outcome, Inferred):
                         # Waits for file N-1's write first: two output images alive at most.
@@ -378,7 +371,7 @@ class JobService:
             record.state = replace(state, stage=stage, eta_s=eta_s)
         self._notify_job(job, force=changed)
 
-    def _face_tools(self, options: UpscaleOptions, provider: str) -> FaceTools:
+    def _face_tools(self, face_model: Path, provider: str, precision: Precision) -> FaceTools:
         from pixup.faces import FaceDetector, load_face_model
 
         with self._faces_lock:
@@ -386,8 +379,7 @@ class JobService:
                 self._detector = FaceDetector()
             detector = self._detector
         providers = list(dict.fromkeys([provider, "CPUExecutionProvider"]))
-        path = resolve_face_model(options.face_model)
-        model = load_face_model(path, providers, precision=options.precision)
+        model = load_face_model(face_model, providers, precision=precision)
         return FaceTools(detector, model)
 
     @staticmethod
@@ -402,13 +394,14 @@ class JobService:
             tiles_done=state.tiles_total if done else state.tiles_done,
         )
 
-    def _fail(self, job: _Job, message: str) -> None:
+    def _fail(self, job: _Job, code: FailureCode, message: str) -> None:
+        """The whole job failed (its model did not load...): so did every file not finished."""
         with self._lock:
             job.status = "failed"
-            job.error = message
+            job.error, job.error_code = message, code
             for record in job.files:
                 if record.state.status in ("queued", "running"):
-                    record.state = replace(record.state, status="failed", error=message)
+                    record.state = replace(record.state, status="failed", error=message, error_code=code)
 
     # ------------------------------------------------------------------ events
 
@@ -430,3 +423,8 @@ class JobService:
                 listener(snapshot)
             except Exception:  # a front end's bug must not stop the job
                 log.exception("job listener failed")
+
+
+def _cancelled(state: FileView) -> FileView:
+    """A file cancelled before it ran."""
+    return replace(state, status="cancelled", stage="finished", error_code="cancelled")

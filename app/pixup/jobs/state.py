@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pixup.choices import FileStatus, JobStatus, Stage
+from pixup.errors import FailureCode
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,11 @@ class FileOutcome:
     input: str
     status: FileStatus
     output: str | None = None
+    """The file written; for a failure after its name was given, where it would have gone."""
+    error_code: FailureCode | None = None
+    """Why it failed or was cancelled."""
     error: str | None = None
+    """What went wrong, without the file's path (front ends name the file their way)."""
     width: int | None = None
     height: int | None = None
     out_width: int | None = None
@@ -54,5 +59,7 @@ class JobView:
     """Unix time of submission."""
     error: str | None = None
     """Why the whole job failed (bad model, no images)."""
+    error_code: FailureCode | None = None
+    """Which failure `error` is."""
     notices: tuple[str, ...] = ()
     output_dir: str | None = None

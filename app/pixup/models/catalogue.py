@@ -82,6 +82,18 @@ def _resolve_bundled(model: BundledModel) -> ResolvedModel:
     return ResolvedModel(model.id, model.display_name, onnx_path, "bundled", model.scenario, model.int8)
 
 
+@dataclass(frozen=True)
+class FoundModel:
+    """A model found by its id or path, before anything is converted or loaded: what a job plan names."""
+
+    id: str
+    """Bundled id, or the file stem of a user model."""
+    bundled: BundledModel | None
+    """The bundled model; None for a user file."""
+    path: Path | None
+    """The user's .onnx or ncnn .param file (absolute); None for a bundled model."""
+
+
 def _bin_beside(param: Path) -> Path:
     weights = param.with_suffix(BIN_SUFFIX)
     if not weights.is_file():
@@ -89,7 +101,8 @@ def _bin_beside(param: Path) -> Path:
     return weights
 
 
-def _resolve_file(path: Path) -> ResolvedModel:
+def _model_file(path: Path) -> Path:
+    """A user's model file (a .bin stands for its .param), checked to be there."""
     suffix = path.suffix.lower()
     if suffix == BIN_SUFFIX:
         path = path.with_suffix(PARAM_SUFFIX)
@@ -97,11 +110,10 @@ def _resolve_file(path: Path) -> ResolvedModel:
     if suffix not in MODEL_SUFFIXES:
         raise ModelError(f"{path.name}: not a model file (pixup reads .onnx and ncnn .param + .bin)")
     if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
-    path = path.resolve()
-    if suffix == ONNX_SUFFIX:
-        return ResolvedModel(path.stem, path.stem, path, "onnx", None)
-    return ResolvedModel(path.stem, path.stem, converted_model(path, _bin_beside(path)), "ncnn", None)
+        raise ModelError(f"model file not found: {path}", code="unknown_model")
+    if suffix == PARAM_SUFFIX:
+        _bin_beside(path)
+    return path.resolve()
 
 
 def _user_model_files() -> list[Path]:
@@ -115,24 +127,40 @@ def _looks_like_path(ref: str) -> bool:
     return ref.lower().endswith((*MODEL_SUFFIXES, BIN_SUFFIX)) or "/" in ref or "\\" in ref
 
 
-def resolve_model(ref: str) -> ResolvedModel:
+def find_model(ref: str) -> FoundModel:
     """A bundled id, a path to a .onnx / .param file, or the name of a model in the user models
-    folder → the model ready to load. Raises ModelError naming what is available."""
+    folder → which model that is, without converting or loading anything (quick enough for a job's
+    submission). Raises ModelError (UnknownModelError naming close matches) when there is none."""
     ref = ref.strip()
     if not ref:
-        raise ModelError("no model given")
+        raise ModelError("no model given", code="unknown_model")
     bundled = bundled_model(ref)
     if bundled is not None:
-        return _resolve_bundled(bundled)
+        bundled.files()  # a missing pack fails here, with its name
+        return FoundModel(bundled.id, bundled, None)
     if _looks_like_path(ref):
-        return _resolve_file(Path(ref).expanduser())
+        path = _model_file(Path(ref).expanduser())
+        return FoundModel(path.stem, None, path)
     for path in _user_model_files():
         if path.stem == ref:
-            return _resolve_file(path)
+            return FoundModel(path.stem, None, _model_file(path))
     available = [m.id for m in available_bundled()] + [p.stem for p in _user_model_files()]
     close = difflib.get_close_matches(ref, available, n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise UnknownModelError(f"{UnknownModelError.HEAD}{ref!r}{hint}")
+    raise UnknownModelError(f"unknown model {ref!r}{hint}")
+
+
+def resolve_model(ref: str | FoundModel) -> ResolvedModel:
+    """A model (as `find_model` takes or gives it) → the model ready to load: ncnn models are
+    converted (once, then cached) on the way. Raises ModelError naming what is available."""
+    found = find_model(ref) if isinstance(ref, str) else ref
+    if found.bundled is not None:
+        return _resolve_bundled(found.bundled)
+    assert found.path is not None
+    path = found.path
+    if path.suffix.lower() == ONNX_SUFFIX:
+        return ResolvedModel(path.stem, path.stem, path, "onnx", None)
+    return ResolvedModel(path.stem, path.stem, converted_model(path, _bin_beside(path)), "ncnn", None)
 
 
 def _user_entry(path: Path) -> ModelEntry:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixup.errors import NotFoundError, UnavailableError
+from pixup.errors import UnavailableError
 from pixup.paths import user_paths
 
 FACES_FOLDER = "faces"
@@ -34,7 +34,9 @@ def face_models() -> list[Path]:
 
 
 def resolve_face_model(ref: str) -> Path:
-    """`ref`: a file path, the name of an imported face model, or "" for the first one imported."""
+    """`ref`: a file path, the name of an imported face model, or "" for the first one imported.
+    Raises UnavailableError (code "no_face_model") when there is no such model: face recovery
+    cannot run, as when no face model was ever imported."""
     if ref:
         path = Path(ref).expanduser()
         if path.suffix.lower() == ".onnx" and path.is_file():
@@ -42,8 +44,8 @@ def resolve_face_model(ref: str) -> Path:
         for candidate in face_models():
             if candidate.stem == ref or candidate.name == ref:
                 return candidate
-        raise NotFoundError(f"no face model {ref}")
+        raise UnavailableError(f"no face model {ref}", code="no_face_model")
     found = face_models()
     if not found:
-        raise UnavailableError(NO_FACE_MODEL)
+        raise UnavailableError(NO_FACE_MODEL, code="no_face_model")
     return found[0]

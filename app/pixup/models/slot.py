@@ -22,7 +22,7 @@ import psutil
 from pixup.engine.providers import Precision
 from pixup.engine.session import ModelSession
 from pixup.engine.spec import ModelSpec
-from pixup.models.catalogue import ResolvedModel, resolve_model
+from pixup.models.catalogue import FoundModel, ResolvedModel, resolve_model
 from pixup.models.probe import cached_spec, guarded_spec, remember_spec
 
 log = logging.getLogger(__name__)
@@ -138,17 +138,17 @@ class ModelSlot:
         entry = self._entry
         return entry.session if entry is not None else None
 
-    def get(self, ref: str, precision: Precision = "fast") -> tuple[ResolvedModel, ModelSession]:
+    def get(self, ref: str | FoundModel, precision: Precision = "fast") -> tuple[ResolvedModel, ModelSession]:
         """The session for `ref`, loading it now unless it is loaded (or being preloaded). Unleased:
         a later switch may close it; jobs use `lease`."""
         entry = self._current(ref, precision, lease=False)
         return entry.model, entry.session
 
-    def lease(self, ref: str, precision: Precision = "fast") -> Lease:
+    def lease(self, ref: str | FoundModel, precision: Precision = "fast") -> Lease:
         """Like `get`, but the session stays open until the lease is released."""
         return Lease(self, self._current(ref, precision, lease=True))
 
-    def _current(self, ref: str, precision: Precision, lease: bool) -> _Entry:
+    def _current(self, ref: str | FoundModel, precision: Precision, lease: bool) -> _Entry:
         pending = self._pending
         if pending is not None:
             pending.wait()

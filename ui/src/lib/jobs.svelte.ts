@@ -1,4 +1,5 @@
 import { errorMessage, type Api } from './api';
+import { basename } from './format';
 import type { FileState, JobSnapshot, UpscaleOptions } from './types';
 
 export type Status = JobSnapshot['status'];
@@ -31,16 +32,29 @@ export interface JobsOptions {
  * `interval` ms while any job is queued or running (and stops when idle), reports each notice,
  * failure and finished job once.
  */
-/**
- * A failed file's toast: its name once, then what went wrong. The engine's errors name the file
- * themselves (by its path, or by its name under `pixup serve`); that prefix becomes the bare name.
- */
-export function failureLine(name: string, input: string, error: string | null | undefined): string {
-  const message = error ?? 'failed';
-  for (const prefix of [`${input}: `, `${name}: `]) {
-    if (message.startsWith(prefix)) return `${name}: ${message.slice(prefix.length)}`;
-  }
-  return `${name}: ${message}`;
+
+/** Why a file or a job failed (pixup.errors.FailureCode): the app words failures from it. */
+export type FailureCode = NonNullable<FileState['error_code']>;
+
+/** What the app can suggest for a failure whose remedy it knows. */
+const FAILURE_HINTS: Partial<Record<FailureCode, string>> = {
+  output_exists: 'choose another output folder',
+  too_large: 'the command line reads it with --allow-large',
+};
+
+/** A failed file's toast, worded from its code: its name, what went wrong, what to do. */
+export function failureLine(file: Pick<FileState, 'name' | 'output' | 'error' | 'error_code'>): string {
+  const code = file.error_code ?? null;
+  let what = file.error ?? 'failed';
+  if (code === 'output_exists' && file.output) what = `${basename(file.output)} already exists`;
+  else if (code === 'internal') what = `internal error: ${what}`;
+  const hint = code ? FAILURE_HINTS[code] : undefined;
+  return `${file.name}: ${what}${hint ? `; ${hint}` : ''}`;
+}
+
+/** Why a whole job failed, in one line. */
+export function jobFailureLine(job: Pick<JobSnapshot, 'error' | 'error_code'>): string {
+  return job.error_code === 'internal' ? `internal error: ${job.error}` : (job.error ?? 'failed');
 }
 
 export class JobsController {
@@ -171,15 +185,10 @@ export class JobsController {
         this.#once(`${id}|notice|${notice}`, silent, 'warning', notice);
       }
       if (file.status === 'failed') {
-        this.#once(
-          `${id}|failed|${file.input}`,
-          silent,
-          'error',
-          failureLine(file.name, file.input, file.error),
-        );
+        this.#once(`${id}|failed|${file.input}`, silent, 'error', failureLine(file));
       }
     }
-    if (job.error) this.#once(`${id}|error`, silent, 'error', job.error);
+    if (job.error) this.#once(`${id}|error`, silent, 'error', jobFailureLine(job));
     if (!isJobActive(job) && job.status !== 'cancelled') {
       const done = job.files.filter((f) => f.status === 'done').length;
       if (done > 0) {

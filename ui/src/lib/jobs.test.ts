@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeApi, file, job } from '../test/fakes';
-import { JobsController, failureLine } from './jobs.svelte';
+import { JobsController, failureLine, jobFailureLine, type FailureCode } from './jobs.svelte';
 import type { JobSnapshot } from './types';
 
 describe('JobsController', () => {
@@ -61,6 +61,7 @@ describe('JobsController', () => {
         file({
           input: '/b.png',
           status: 'failed',
+          error_code: 'not_an_image',
           error: 'not an image',
           notices: ['Model requires batch size 1. Overriding your setting of 4.'],
         }),
@@ -78,13 +79,19 @@ describe('JobsController', () => {
     jobs.dispose();
   });
 
-  it('names a failed file once, whether its error starts with its path, its name or neither', () => {
-    expect(failureLine('b.png', '/in/b.png', '/in/b.png: not an image')).toBe('b.png: not an image');
-    expect(failureLine('b.png', '/tmp/up/b.png', 'b.png: damaged image data')).toBe(
-      'b.png: damaged image data',
+  it('words a failed file from its code: its name, what went wrong, the remedy the app knows', () => {
+    const failed = (error_code: FailureCode | null, error: string | null, output: string | null = null) =>
+      failureLine({ name: 'b.png', error_code, error, output });
+    expect(failed('not_an_image', 'not an image: it is a text file')).toBe(
+      'b.png: not an image: it is a text file',
     );
-    expect(failureLine('b.png', '/in/b.png', 'out of memory')).toBe('b.png: out of memory');
-    expect(failureLine('b.png', '/in/b.png', null)).toBe('b.png: failed');
+    expect(failed('output_exists', 'the output file already exists', '/out/b_pixup_4x.png')).toBe(
+      'b.png: b_pixup_4x.png already exists; choose another output folder',
+    );
+    expect(failed('internal', 'boom')).toBe('b.png: internal error: boom');
+    expect(failed(null, null)).toBe('b.png: failed');
+    expect(jobFailureLine({ error: 'not an ONNX model', error_code: 'bad_model' })).toBe('not an ONNX model');
+    expect(jobFailureLine({ error: 'boom', error_code: 'internal' })).toBe('internal error: boom');
   });
 
   it('a silent first refresh remembers old notices without reporting them', async () => {

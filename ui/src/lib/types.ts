@@ -11,6 +11,40 @@
 export interface ApiError {
   code: "invalid_request" | "not_found" | "unavailable" | "conflict" | "internal" | "starting" | "closed";
   message: string;
+  /**
+   * Which failure, when the request failed on what it asked (unknown model...)
+   */
+  kind?:
+    | (
+        | "not_found"
+        | "unreadable"
+        | "not_an_image"
+        | "empty"
+        | "truncated"
+        | "damaged"
+        | "unsupported"
+        | "too_large"
+        | "output_exists"
+        | "output_is_input"
+        | "unwritable"
+        | "disk_full"
+        | "format_limit"
+        | "encode_failed"
+        | "unknown_model"
+        | "bad_model"
+        | "name_taken"
+        | "engine_failed"
+        | "out_of_memory"
+        | "invalid_request"
+        | "bad_template"
+        | "no_images"
+        | "no_face_model"
+        | "unavailable"
+        | "conflict"
+        | "cancelled"
+        | "internal"
+      )
+    | null;
 }
 /**
  * What this build and this front end can do; the UI disables the rest and says why.
@@ -57,8 +91,48 @@ export interface FileRef {
  */
 export interface FileResult {
   input: string;
+  /**
+   * The file written; after a failure once it had a name, where it would go
+   */
   output?: string | null;
   status: "queued" | "running" | "done" | "failed" | "cancelled";
+  /**
+   * Why it failed or was cancelled
+   */
+  error_code?:
+    | (
+        | "not_found"
+        | "unreadable"
+        | "not_an_image"
+        | "empty"
+        | "truncated"
+        | "damaged"
+        | "unsupported"
+        | "too_large"
+        | "output_exists"
+        | "output_is_input"
+        | "unwritable"
+        | "disk_full"
+        | "format_limit"
+        | "encode_failed"
+        | "unknown_model"
+        | "bad_model"
+        | "name_taken"
+        | "engine_failed"
+        | "out_of_memory"
+        | "invalid_request"
+        | "bad_template"
+        | "no_images"
+        | "no_face_model"
+        | "unavailable"
+        | "conflict"
+        | "cancelled"
+        | "internal"
+      )
+    | null;
+  /**
+   * What went wrong, without the file's path (front ends name the file)
+   */
   error?: string | null;
   width?: number | null;
   height?: number | null;
@@ -74,8 +148,48 @@ export interface FileResult {
  */
 export interface FileState {
   input: string;
+  /**
+   * The file written; after a failure once it had a name, where it would go
+   */
   output?: string | null;
   status: "queued" | "running" | "done" | "failed" | "cancelled";
+  /**
+   * Why it failed or was cancelled
+   */
+  error_code?:
+    | (
+        | "not_found"
+        | "unreadable"
+        | "not_an_image"
+        | "empty"
+        | "truncated"
+        | "damaged"
+        | "unsupported"
+        | "too_large"
+        | "output_exists"
+        | "output_is_input"
+        | "unwritable"
+        | "disk_full"
+        | "format_limit"
+        | "encode_failed"
+        | "unknown_model"
+        | "bad_model"
+        | "name_taken"
+        | "engine_failed"
+        | "out_of_memory"
+        | "invalid_request"
+        | "bad_template"
+        | "no_images"
+        | "no_face_model"
+        | "unavailable"
+        | "conflict"
+        | "cancelled"
+        | "internal"
+      )
+    | null;
+  /**
+   * What went wrong, without the file's path (front ends name the file)
+   */
   error?: string | null;
   width?: number | null;
   height?: number | null;
@@ -129,6 +243,40 @@ export interface JobSnapshot {
    * Why the whole job failed (bad model, no images)
    */
   error?: string | null;
+  /**
+   * Which failure `error` is
+   */
+  error_code?:
+    | (
+        | "not_found"
+        | "unreadable"
+        | "not_an_image"
+        | "empty"
+        | "truncated"
+        | "damaged"
+        | "unsupported"
+        | "too_large"
+        | "output_exists"
+        | "output_is_input"
+        | "unwritable"
+        | "disk_full"
+        | "format_limit"
+        | "encode_failed"
+        | "unknown_model"
+        | "bad_model"
+        | "name_taken"
+        | "engine_failed"
+        | "out_of_memory"
+        | "invalid_request"
+        | "bad_template"
+        | "no_images"
+        | "no_face_model"
+        | "unavailable"
+        | "conflict"
+        | "cancelled"
+        | "internal"
+      )
+    | null;
   notices?: string[];
   output_dir?: string | null;
   /**

@@ -50,12 +50,15 @@ export const Errors: Story = {
           file({
             input: '/p/broken.jpg',
             status: 'failed',
-            error: 'broken.jpg is truncated (the file ends early)',
+            error_code: 'truncated',
+            error: 'file is truncated (it ends before the image data does)',
           }),
           file({
             input: '/p/huge.png',
             status: 'failed',
-            error: 'huge.png is 40000×40000: a decompression bomb? Use --allow-large',
+            error_code: 'too_large',
+            error:
+              '40000×40000 is 1600 megapixels, above the 179 MP safety limit against decompression bombs',
           }),
           file({ input: '/p/stopped.png', status: 'cancelled' }),
           file({
