@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 import mimetypes
 import os
@@ -28,9 +27,6 @@ from urllib.parse import parse_qs, urlsplit
 from pixup.api.bridge import Api
 from pixup.fileio import process_gone
 from pixup.paths import ui_dir
-
-_READ_TEXTS = frozenset({"error", "notices", "message"})
-"""Reply fields a person reads (see ApiServer.shown)."""
 
 log = logging.getLogger("pixup.api.http")
 
@@ -150,27 +146,6 @@ class ApiServer:
             return path
         return None
 
-    def shown(self, body: bytes) -> bytes:
-        """A reply as the browser shows it: in the texts a person reads (a file's error and
-        notices, an error message), an uploaded file is named by its name, not by the temporary
-        folder it was uploaded into. Paths the UI uses (`input`, `output`) stay whole."""
-        folder = str(self.uploads)
-        if json.dumps(folder)[1:-1].encode() not in body:  # as it appears inside JSON strings
-            return body
-        sep = re.escape(os.sep)
-        uploaded = re.compile(re.escape(folder) + sep + rf"[^{sep}\s]+" + sep)
-
-        def clean(node: object, readable: bool = False) -> object:
-            if isinstance(node, str):
-                return uploaded.sub("", node) if readable else node
-            if isinstance(node, list):
-                return [clean(value, readable) for value in node]
-            if isinstance(node, dict):
-                return {key: clean(value, key in _READ_TEXTS) for key, value in node.items()}
-            return node
-
-        return json.dumps(clean(json.loads(body)), ensure_ascii=False, separators=(",", ":")).encode()
-
     def save_upload(self, name: str, length: int, stream: object) -> Path:
         safe = Path(name).name.strip() or "upload"
         if safe in (".", ".."):
@@ -276,7 +251,7 @@ def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
             if length is None:
                 return
             status, body = server.api.handle(method, self.rfile.read(length))
-            self._send(status, server.shown(body))
+            self._send(status, body)
 
         # -------------------------------------------------------------- endpoints
 
