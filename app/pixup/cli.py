@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -36,41 +37,44 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command")
 
-    up = sub.add_parser("upscale", help="upscale images or folders")
+    up = sub.add_parser("upscale", help="upscale images or folders", formatter_class=_UpscaleHelp)
     up.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
-    up.add_argument("-o", "--output", type=Path, help="output folder (default: beside each input)")
-    up.add_argument("-m", "--model", default="", help="bundled model id or a model file path")
+    up.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     # The value sets without pydantic: `pixup upscale` needs it only once the arguments are good.
     from pixup.choices import JpegSubsampling, OutputFormat, Precision, Scenario
 
-    up.add_argument("--scenario", choices=list(get_args(Scenario)),
-                    help="pick the model by problem (default: Universal Fast); --model overrides it")
-    up.add_argument("-s", "--scale", type=float, help="target scale (default: the model's)")
-    up.add_argument("--faces", action="store_true",
-                    help="face recovery with your imported GFPGAN/CodeFormer model (after upscaling)")
-    up.add_argument("--face-model", default="", metavar="NAME|PATH",
-                    help="which face model (default: the first imported)")
-    up.add_argument("--repair", type=int, default=0, metavar="0-100",
-                    help="fix compression (JPEG artefacts) before upscaling, at this strength (0: off)")
-    up.add_argument("--tile", type=int, help="tile size in pixels (default: automatic)")
-    up.add_argument("--batch", type=int, help="tiles per inference (default: automatic)")
-    up.add_argument("-f", "--format", choices=list(get_args(OutputFormat)), help="output format")
-    up.add_argument("-q", "--quality", type=int, help="JPEG/WebP quality 1-100")
-    up.add_argument("--lossless", action="store_true", help="lossless WebP")
-    up.add_argument("--png-compression", type=int, default=1, metavar="0-9",
-                    help="PNG/TIFF zlib level (default 1: 4x faster than 6 for 9%% more bytes)")
-    up.add_argument("--subsampling", choices=list(get_args(JpegSubsampling)), default="4:4:4",
-                    help="JPEG chroma")
-    up.add_argument("--progressive", action="store_true", help="progressive JPEG")
-    up.add_argument("--background", default="#ffffff", help="colour under transparency for JPEG")
-    up.add_argument("--precision", choices=list(get_args(Precision)), default="fast",
-                    help="fast: int8 (models measured for it) or fp32 on CPUs without AMX, bf16 with "
-                         "AMX, fp16 on GPUs; exact: fp32")
-    up.add_argument("--name", default="{name}_pixup_{scale}x.{ext}", help="output file name template")
-    up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
-    up.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    up.add_argument("--allow-large", action="store_true", help="lift the decompression-bomb guard")
-    up.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    # Every other argument sets the job option its dest names; one left out is absent from the
+    # namespace, so the options model gives its default (and --help shows it: _UpscaleHelp).
+    option = functools.partial(_option, up)
+    option("-o", "--output", dest="output_dir", metavar="DIR",
+           help="output folder (default: beside each input)")
+    option("-m", "--model", help="bundled model id or a model file path")
+    option("--scenario", choices=list(get_args(Scenario)),
+           help="pick the model by problem (default: Universal Fast); --model overrides it")
+    option("-s", "--scale", type=float, help="target scale (default: the model's)")
+    option("--faces", action="store_true",
+           help="face recovery with your imported GFPGAN/CodeFormer model (after upscaling)")
+    option("--face-model", metavar="NAME|PATH", help="which face model (default: the first imported)")
+    option("--repair", type=int, metavar="0-100",
+           help="fix compression (JPEG artefacts) before upscaling, at this strength (0: off)")
+    option("--tile", type=int, help="tile size in pixels (default: automatic)")
+    option("--batch", type=int, help="tiles per inference (default: automatic)")
+    option("-f", "--format", choices=list(get_args(OutputFormat)), help="output format")
+    option("-q", "--quality", type=int, help="JPEG/WebP quality 1-100")
+    option("--lossless", dest="webp_lossless", action="store_true", help="lossless WebP")
+    option("--png-compression", dest="png_compression", type=int, metavar="0-9",
+           help="PNG/TIFF zlib level (1 is 4x faster than 6 for 9%% more bytes)")
+    option("--subsampling", dest="jpeg_subsampling", choices=list(get_args(JpegSubsampling)),
+           help="JPEG chroma")
+    option("--progressive", dest="jpeg_progressive", action="store_true", help="progressive JPEG")
+    option("--background", metavar="#RRGGBB", help="colour under transparency for JPEG")
+    option("--precision", choices=list(get_args(Precision)),
+           help="fast: int8 (models measured for it) or fp32 on CPUs without AMX, bf16 with AMX, fp16 "
+                "on GPUs; exact: fp32")
+    option("--name", dest="name_template", metavar="TEMPLATE", help="output file name template")
+    option("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    option("--overwrite", action="store_true", help="replace existing outputs")
+    option("--allow-large", action="store_true", help="lift the decompression-bomb guard")
 
     serve = sub.add_parser("serve", help="the UI and its API over HTTP, for a browser")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -96,6 +100,33 @@ def _build_parser() -> argparse.ArgumentParser:
     mimport.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     mimport.add_argument("--json", action="store_true")
     return parser
+
+
+_OPTION_FLAGS: dict[str, str] = {}
+"""`pixup upscale`'s flag for each job option it sets (field name → flag), for error lines."""
+
+
+def _option(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> None:
+    """An argument of `parser` that sets a job option (`UpscaleOptions`): absent unless given."""
+    action = parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
+    _OPTION_FLAGS[action.dest] = action.option_strings[-1]
+
+
+class _UpscaleHelp(argparse.HelpFormatter):
+    """`pixup upscale --help`: each job option's default as the options model has it, read only
+    when the help is shown (pydantic is not imported otherwise)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if action.default is not argparse.SUPPRESS:
+            return text
+        from pixup.jobs.options import UpscaleOptions
+
+        field = UpscaleOptions.model_fields.get(action.dest)
+        if field is None or field.default in (None, False, ""):
+            return text
+        default = str(field.default).replace("%", "%%")
+        return f"{text} (default: {default})" if text else f"default: {default}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,33 +216,13 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     from pixup.jobs.options import UpscaleOptions
     from pixup.jobs.service import JobService
 
+    given = {name: value for name, value in vars(args).items() if name in UpscaleOptions.model_fields}
     try:
-        options = UpscaleOptions(
-            model=args.model,
-            scenario=args.scenario,
-            faces=args.faces,
-            face_model=args.face_model,
-            repair=args.repair,
-            scale=args.scale,
-            tile=args.tile,
-            batch=args.batch,
-            format=args.format,
-            quality=args.quality,
-            precision=args.precision,
-            webp_lossless=args.lossless,
-            png_compression=args.png_compression,
-            jpeg_subsampling=args.subsampling,
-            jpeg_progressive=args.progressive,
-            background=args.background,
-            output_dir=str(args.output) if args.output else None,
-            name_template=args.name,
-            overwrite=args.overwrite,
-            recursive=args.recursive,
-            allow_large=args.allow_large,
-        )
+        options = UpscaleOptions.model_validate(given)
     except ValidationError as err:
         first = err.errors()[0]
-        print(f"pixup: invalid --{first['loc'][0]}: {first['msg']}", file=sys.stderr)
+        field = str(first["loc"][0]) if first["loc"] else ""
+        print(f"pixup: invalid {_OPTION_FLAGS.get(field, field)}: {first['msg']}", file=sys.stderr)
         return EXIT_USAGE
 
     service = JobService()
