@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from PIL import Image
 
 from pixup.api.bridge import Api
 from pixup.api.methods import METHODS
-from pixup.api.schema import JobSnapshot, Settings
+from pixup.api.schema import JobSnapshot, Scenario, Settings
 
 
 def test_every_method_of_the_table_exists_and_is_typed(api: Api) -> None:
@@ -74,8 +75,9 @@ def test_models_and_edit_model_write_model_config(api: Api, tmp_path: Path) -> N
     listed = api.call("list_models", {})["result"]
     ids = {m["id"] for m in listed["models"]}
     assert "realesr-animevideov3-x4" in ids
-    assert {s["name"] for s in listed["scenarios"]} == {
-        "Universal Fast", "Universal Balanced", "Universal Quality", "Digital Art"}
+    # Every scenario of the one list (pixup.choices.Scenario), in its order, with a model and words.
+    assert [s["name"] for s in listed["scenarios"]] == list(get_args(Scenario))
+    assert all(s["model_id"] in ids and s["description"] for s in listed["scenarios"])
     reply = api.call("edit_model", {"model_id": "realesr-animevideov3-x4", "display_name": "Mine",
                                     "batch_size": 4, "tile_size": 256})
     assert reply["ok"], reply

@@ -44,7 +44,7 @@ HTTP_STATUS: dict[s.ErrorCode, int] = {
 
 NO_DIALOGS = "No native dialogs here: drop files on the window or type a folder path."
 
-SCENARIO_DESCRIPTIONS: dict[str, str] = {
+SCENARIO_DESCRIPTIONS: dict[s.Scenario, str] = {
     "Universal Fast": "Photos and pictures, quickly",
     "Universal Balanced": "Photos: a little sharper, a little slower",
     "Universal Quality": "Photos: the best measured result, slowest",
@@ -194,11 +194,8 @@ class Api:
         models = [self._model_info(entry.id, entry.display_name, entry.source, entry.scenario,
                                    entry.description, entry.nominal_scale)
                   for entry in list_models()]
-        scenarios = [
-            s.ScenarioInfo.model_validate(
-                {"name": name, "model_id": model_id, "description": SCENARIO_DESCRIPTIONS.get(name, "")})
-            for name, model_id in SCENARIO_MODELS.items()
-        ]
+        scenarios = [s.ScenarioInfo(name=name, model_id=model_id, description=SCENARIO_DESCRIPTIONS[name])
+                     for name, model_id in SCENARIO_MODELS.items()]
         return s.ModelList(models=models, scenarios=scenarios, config_error=config.error,
                            face_models=[p.stem for p in face_models()])
 

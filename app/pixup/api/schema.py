@@ -23,6 +23,7 @@ from pixup.errors import FailureCode as FailureCode
 
 # The job's own request model (jobs/ sits below the bridge); part of the wire contract too.
 from pixup.jobs.options import UpscaleOptions as UpscaleOptions
+from pixup.models.config import ModelOverride
 
 Theme = Literal["system", "dark", "light"]
 ErrorCode = Literal[
@@ -187,16 +188,13 @@ class SelectModelResult(BaseModel):
     preloading: bool = Field(description="False when skipped (little RAM): the upscale loads it instead")
 
 
-class EditModelRequest(BaseModel):
-    """Fields left out keep their value; a field sent as null goes back to pixup's choice."""
+class EditModelRequest(ModelOverride):
+    """Fields left out keep their value; a field sent as null goes back to pixup's choice. The fields
+    are model_config.json's (`ModelOverride`), for the model `model_id`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_id: str
-    display_name: str | None = Field(default=None, min_length=1, max_length=120)
-    scenario: ModelScenario | None = None
-    batch_size: int | None = Field(default=None, ge=1, le=8)
-    tile_size: int | None = Field(default=None, ge=32, le=4096)
 
 
 class PathRequest(BaseModel):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pixup.choices import ModelScenario, Scenario
 from pixup.errors import ModelError
 
 DEFAULT_MODEL_ID = "realesr-animevideov3-x4"
@@ -198,7 +199,7 @@ def _realcugan() -> list[BundledModel]:
     return models
 
 
-SCENARIO_MODELS: dict[str, str] = {
+SCENARIO_MODELS: dict[Scenario, str] = {
     "Universal Fast": "realesr-animevideov3-x4",
     "Universal Balanced": "waifu2x-photo-x2",
     "Universal Quality": "waifu2x-cunet-x2",
@@ -282,13 +283,14 @@ REPAIR_MODELS: tuple[tuple[int, int, str], ...] = tuple(
 
 
 def _with_scenarios(models: list[BundledModel]) -> tuple[BundledModel, ...]:
-    labels: dict[str, list[str]] = {}
+    labels: dict[str, list[ModelScenario]] = {}
     for scenario, model_id in SCENARIO_MODELS.items():
         labels.setdefault(model_id, []).append(scenario)
+    repair: ModelScenario = "Fix Compression"
     for _, _, model_id in REPAIR_MODELS:
         labels.setdefault(model_id, [])
-        if "Fix Compression" not in labels[model_id]:
-            labels[model_id].append("Fix Compression")
+        if repair not in labels[model_id]:
+            labels[model_id].append(repair)
     return tuple(
         dataclasses.replace(m, scenario=", ".join(labels[m.id])) if m.id in labels else m for m in models
     )

@@ -1,40 +1,18 @@
+import { DEFAULT_SETTINGS, OUTPUT_FORMATS, type OutputFormat } from './constants';
 import type { Capabilities, Settings, UpscaleOptions } from './types';
 
-export type Scenario = NonNullable<Settings['scenario']>;
-export type OutputFormat = NonNullable<Settings['format']>;
-
-export const SCENARIOS: readonly Scenario[] = [
-  'Universal Fast',
-  'Universal Balanced',
-  'Universal Quality',
-  'Digital Art',
-];
+// The lists and defaults are Python's (generated into ./constants); this module only words them.
+export { DEFAULT_SETTINGS, SCENARIOS, type OutputFormat, type Scenario } from './constants';
 
 export const SCALES: readonly number[] = [1, 2, 3, 4, 6, 8];
 
+/** How the format menu names each format: a format Python adds fails the type check until named here. */
+const FORMAT_LABELS: Record<OutputFormat, string> = { png: 'PNG', webp: 'WebP', jpg: 'JPEG', tiff: 'TIFF' };
+
 export const FORMATS: readonly { value: OutputFormat | null; label: string }[] = [
   { value: null, label: 'Keep input format' },
-  { value: 'png', label: 'PNG' },
-  { value: 'webp', label: 'WebP' },
-  { value: 'jpg', label: 'JPEG' },
-  { value: 'tiff', label: 'TIFF' },
+  ...OUTPUT_FORMATS.map((value) => ({ value, label: FORMAT_LABELS[value] })),
 ];
-
-/** Settings.* defaults as Python has them (pixup.api.schema.Settings). */
-export const DEFAULT_SETTINGS: Required<Settings> = {
-  scenario: 'Universal Fast',
-  model: '',
-  scale: 4,
-  format: null,
-  quality: 92,
-  output_dir: null,
-  repair_enabled: false,
-  repair_strength: 50,
-  faces: false,
-  face_model: '',
-  precision: 'fast',
-  theme: 'system',
-};
 
 /** Every field set: Python's values, its defaults for the missing ones; fields newer than this UI are kept. */
 export function withDefaults(settings: Settings): Required<Settings> {

@@ -64,16 +64,17 @@ export interface Capabilities {
   faces: string | null;
 }
 /**
- * Fields left out keep their value; a field sent as null goes back to pixup's choice.
+ * Fields left out keep their value; a field sent as null goes back to pixup's choice. The fields
+ * are model_config.json's (`ModelOverride`), for the model `model_id`.
  */
 export interface EditModelRequest {
-  model_id: string;
   display_name?: string | null;
   scenario?:
     | ("Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art" | "Fix Compression" | "Custom")
     | null;
   batch_size?: number | null;
   tile_size?: number | null;
+  model_id: string;
 }
 /**
  * The request of methods that take nothing.
@@ -329,6 +330,17 @@ export interface ScenarioInfo {
   name: "Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art";
   model_id: string;
   description: string;
+}
+/**
+ * What the user changed for one model; None keeps pixup's choice.
+ */
+export interface ModelOverride {
+  display_name?: string | null;
+  scenario?:
+    | ("Universal Fast" | "Universal Balanced" | "Universal Quality" | "Digital Art" | "Fix Compression" | "Custom")
+    | null;
+  batch_size?: number | null;
+  tile_size?: number | null;
 }
 export interface Ok {
   ok?: boolean;
