@@ -151,3 +151,38 @@ def test_upload_folders_of_servers_that_are_gone_are_removed(tmp_path: Path) -> 
     assert remove_stale_uploads(tmp_path) == [dead]
     assert not dead.exists()
     assert alive.is_dir() and old_style.is_dir() and other.is_dir()
+
+
+def test_failures_reach_the_http_reply_typed(
+    server: ApiServer, api: Api, x2_model: str, tmp_path: Path
+) -> None:
+    """Each failed file's reply carries its code and a line without its path; a request that cannot
+    be planned is refused with its kind, and starts nothing."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.new("RGB", (16, 16), (20, 90, 160)).save(folder / "good.png")
+    (folder / "text.png").write_text("not a picture\n")
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(folder / "full.png")
+    data = (folder / "full.png").read_bytes()
+    (folder / "cut.png").write_bytes(data[: len(data) // 2])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "good_pixup_2x.png").write_bytes(b"precious")  # the output exists already
+    inputs = [str(folder / n) for n in ("missing.png", "text.png", "cut.png", "good.png")]
+    job = {"job_id": "job-codes-1", "inputs": inputs, "options": {"model": x2_model}}
+    assert request(server, "POST", "/api/start_job", json.dumps(job).encode())[0] == 200
+    assert api.service.wait("job-codes-1", 60)
+    status, body = request(server, "POST", "/api/job_status", json.dumps({"job_id": "job-codes-1"}).encode())
+    assert status == 200
+    files = json.loads(body)["files"]
+    assert [f["error_code"] for f in files] == ["not_found", "not_an_image", "truncated", "output_exists"]
+    assert all(f["status"] == "failed" and f["input"] not in f["error"] for f in files)
+    assert files[3]["output"] == str(tmp_path / "out" / "good_pixup_2x.png")
+    assert (tmp_path / "out" / "good_pixup_2x.png").read_bytes() == b"precious"
+
+    refused = {"job_id": "job-codes-2", "inputs": inputs, "options": {"model": "no-such-model"}}
+    status, body = request(server, "POST", "/api/start_job", json.dumps(refused).encode())
+    assert status == 400
+    assert json.loads(body)["kind"] == "unknown_model"
+    assert [job.job_id for job in api.service.list()] == ["job-codes-1"]

@@ -213,3 +213,59 @@ def test_progress_bar_follows_the_file_being_computed(capsys: pytest.CaptureFixt
     bar.file_done("/in/b.png")
     assert bar._bar is None
     bar.close()
+
+
+def _x2(tmp_path: Path) -> Path:
+    from tests.engine import graphs
+
+    return graphs.save(graphs.pixel_shuffle_x2(), tmp_path / "x2.onnx")
+
+
+def test_json_failures_carry_their_codes(run_cli: RunCli, tmp_path: Path) -> None:
+    """--json: each failed file's object has its error_code and a line without its path."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "text.png").write_text("hello, not an image\n")
+    _truncated(src / "cut.png", tmp_path)
+    photo(src / "good.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "good_pixup_2x.png").write_bytes(b"precious")
+    inputs = [src / "missing.png", src / "text.png", src / "cut.png", src / "good.png"]
+    proc = run_cli("upscale", *inputs, "-o", out, "--model", _x2(tmp_path), "--json")
+    assert proc.returncode == 1, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(Path(r["input"]).name, r["status"], r["error_code"]) for r in records] == [
+        ("missing.png", "failed", "not_found"),
+        ("text.png", "failed", "not_an_image"),
+        ("cut.png", "failed", "truncated"),
+        ("good.png", "failed", "output_exists"),
+    ]
+    assert all(r["input"] not in r["error"] for r in records)
+    assert records[3]["output"] == str(out / "good_pixup_2x.png")
+    assert (out / "good_pixup_2x.png").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("ok", 0), ("bad_file", 1), ("unknown_model", 1), ("bad_template", 1), ("bad_value", 2),
+     ("no_command", 2)],
+)
+def test_exit_codes(run_cli: RunCli, tmp_path: Path, case: str, code: int) -> None:
+    """0 only when every input succeeded; 1 for a failure (a file, or a request refused before it
+    started); 2 for a usage error. (130, cancelled: test_ctrl_c_cancels_fast_and_leaves_nothing.)"""
+    good, bad = photo(tmp_path / "good.png"), tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    model = str(_x2(tmp_path))
+    out = tmp_path / "out"
+    args: dict[str, list[str | Path]] = {
+        "ok": ["upscale", good, "-o", out, "--model", model],
+        "bad_file": ["upscale", good, bad, "-o", out, "--model", model],
+        "unknown_model": ["upscale", good, "-o", out, "--model", "no-such-model"],
+        "bad_template": ["upscale", good, "-o", out, "--model", model, "--name", "{nope}"],
+        "bad_value": ["upscale", good, "-o", out, "--quality", "500"],
+        "no_command": ["-v", "--verbose"],  # options but no command: the usage, not the window
+    }
+    proc = run_cli(*args[case])
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
