@@ -301,6 +301,9 @@ class JobService:
             lease.release()
             self._fail(job, err.code, str(err))
             return
+        except BaseException:  # a bug: the job fails (see _work), the session is not held
+            lease.release()
+            raise
         try:
             self._run_files(job, tools)
         finally:
