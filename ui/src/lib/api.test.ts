@@ -34,6 +34,16 @@ describe('fetch transport', () => {
     expect(error).toBeInstanceOf(ApiCallError);
     expect((error as ApiCallError).code).toBe('not_found');
     expect((error as ApiCallError).message).toBe('no such job');
+    expect((error as ApiCallError).kind).toBeNull();
+  });
+
+  it('keeps the failure kind of a refused request', async () => {
+    const body = { code: 'invalid_request', message: "unknown model 'x'", kind: 'unknown_model' };
+    const api = createFetchApi({ token: 't', fetch: vi.fn(async () => jsonResponse(400, body)) });
+    const error = (await api
+      .call('start_job', { job_id: 'job-00001', inputs: ['/a.png'] })
+      .catch((e: unknown) => e)) as ApiCallError;
+    expect([error.code, error.kind]).toEqual(['invalid_request', 'unknown_model']);
   });
 
   it('maps a non-JSON failure and a 200 with other status codes to internal', async () => {
@@ -90,12 +100,13 @@ describe('pywebview transport', () => {
     const bridge = {
       call: vi.fn(async (): Promise<PywebviewReply> => ({
         ok: false,
-        error: { code: 'unavailable', message: 'Face recovery is not installed' },
+        error: { code: 'unavailable', message: 'Face recovery is not installed', kind: 'no_face_model' },
       })),
     };
     const error = (await callPywebview(bridge, 'start_job', {}).catch((e: unknown) => e)) as ApiCallError;
     expect(error).toBeInstanceOf(ApiCallError);
     expect(error.code).toBe('unavailable');
+    expect(error.kind).toBe('no_face_model');
     expect(error.message).toBe('Face recovery is not installed');
   });
 

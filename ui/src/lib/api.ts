@@ -21,11 +21,14 @@ export type ApiErrorCode = ApiError['code'] | 'network';
 
 export class ApiCallError extends Error {
   readonly code: ApiErrorCode;
+  /** `ApiError.kind`: which failure, when the request failed on what it asked (unknown model...). */
+  readonly kind: ApiError['kind'];
 
-  constructor(code: ApiErrorCode, message: string) {
+  constructor(code: ApiErrorCode, message: string, kind: ApiError['kind'] = null) {
     super(message);
     this.name = 'ApiCallError';
     this.code = code;
+    this.kind = kind;
   }
 }
 
@@ -74,7 +77,7 @@ async function errorFromResponse(response: Response): Promise<ApiCallError> {
   } catch {
     // not JSON: fall through to the status line
   }
-  if (isApiError(body)) return new ApiCallError(body.code, body.message);
+  if (isApiError(body)) return new ApiCallError(body.code, body.message, body.kind);
   const code: ApiErrorCode =
     response.status === 404 ? 'not_found' : response.status === 409 ? 'conflict' : 'internal';
   return new ApiCallError(
@@ -142,7 +145,7 @@ export async function callPywebview(api: PywebviewApi, method: string, payload: 
   }
   if (reply && reply.ok === true) return reply.result;
   if (reply && reply.ok === false && isApiError(reply.error)) {
-    throw new ApiCallError(reply.error.code, reply.error.message);
+    throw new ApiCallError(reply.error.code, reply.error.message, reply.error.kind);
   }
   throw new ApiCallError('internal', 'Malformed reply from the window');
 }
