@@ -29,6 +29,10 @@ is the size of those files the running window actually mapped (shared libraries,
 ICU data): roughly what a standalone build must carry.
 
     PYTHONPATH=app PIXUP_UI_DIR=ui/dist .venv/bin/python benchmarks/bench_webview.py --drop   # 3 rounds
+    ... bench_webview.py --variants qt --program build/out/linux/pixup/pixup.bin   # + the built app
+
+`--program` adds the variant `app`: the Nuitka-built program (build/build.py) on Qt WebEngine with its
+own UI, PATH=/usr/bin:/bin and no Python variables, against `qt` (the source tree) in the same run.
     ... bench_webview.py --rounds 2 --variants qt,gtk --json
 
 `--drop` then drags an image and a folder from a GTK drag source onto each backend's window with
@@ -81,6 +85,7 @@ class Variant:
     name: str
     backend: str  # PIXUP_WEBVIEW
     env: tuple[tuple[str, str], ...] = ()
+    built: bool = False  # the standalone program given by --program, not `python -m pixup`
 
 
 VARIANTS = (
@@ -165,7 +170,8 @@ def mapped_files(pids: Iterable[int]) -> set[str]:
     return found
 
 
-def run_once(variant: Variant, round_no: int, python: Path, ui: Path, timeout: float) -> Run:
+def run_once(variant: Variant, round_no: int, python: Path, ui: Path, timeout: float,
+             program: Path | None = None) -> Run:
     run = Run(variant.name, round_no)
     with tempfile.TemporaryDirectory(prefix="pixup-benchwv-") as tmp_name:
         tmp = Path(tmp_name)
@@ -176,9 +182,16 @@ def run_once(variant: Variant, round_no: int, python: Path, ui: Path, timeout: f
         for name in ("WAYLAND_DISPLAY", "PIXUP_WINDOW_GPU", "QTWEBENGINE_CHROMIUM_FLAGS"):
             env.pop(name, None)
         env.update(variant.env)
+        cmd = [str(python), "-m", "pixup"]
+        if variant.built and program is not None:
+            # As a user runs it: its own UI and libraries, nothing of the venv.
+            for name in ("PYTHONPATH", "PIXUP_UI_DIR", "VIRTUAL_ENV", "PYTHONHOME"):
+                env.pop(name, None)
+            env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+            cmd = [str(program)]
         log_path = tmp / "home" / "logs" / "pixup.log"
         t0 = time.monotonic()
-        proc = subprocess.Popen([str(python), "-m", "pixup"], env=env, stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
         try:
             while time.monotonic() < t0 + timeout and proc.poll() is None:
@@ -510,11 +523,15 @@ def main() -> int:
     parser.add_argument("--drop", action="store_true",
                         help="also drop a file and a folder on each backend's window (needs xdotool)")
     parser.add_argument("--json", action="store_true", help="also one JSON line with every run")
+    parser.add_argument("--program", type=Path, help="also run this built pixup (variant 'app')")
     args = parser.parse_args()
     if not (args.ui / "index.html").is_file():
         parser.error(f"the UI is not built: {args.ui / 'index.html'} is missing (npm run build in ui/)")
     wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
     variants = [v for v in VARIANTS if v.name in wanted]
+    program = args.program.absolute() if args.program else None
+    if program is not None:
+        variants.append(Variant("app", "qt", built=True))
     pythons = {"qt": args.qt_python.absolute(), "gtk": args.gtk_python.absolute()}
 
     runs: list[Run] = []
@@ -522,7 +539,8 @@ def main() -> int:
         # Alternate the order too: a slow spell on this shared machine should not always hit one backend.
         for variant in variants if round_no % 2 else variants[::-1]:
             print(f"round {round_no}: {variant.name} …", file=sys.stderr, flush=True)
-            run = run_once(variant, round_no, pythons[variant.backend], args.ui.resolve(), args.timeout)
+            run = run_once(variant, round_no, pythons[variant.backend], args.ui.resolve(), args.timeout,
+                           program)
             if run.error:
                 print(f"  {run.error}", file=sys.stderr)
             runs.append(run)
@@ -550,8 +568,8 @@ def main() -> int:
         spread = " / ".join(f"{_fmt(r.ui_drawn_s)} s, {_fmt(r.pss_mb, '.0f')} MB" for r in rs)
         print(f"{'':<8} rounds: {spread}")
 
-    print("\nratios GTK / Qt (medians of the same run)")
-    for qt_name, gtk_name in (("qt", "gtk"), ("qt gpu", "gtk gpu")):
+    print("\nratios (medians of the same run)")
+    for qt_name, gtk_name in (("qt", "gtk"), ("qt gpu", "gtk gpu"), ("qt", "app")):
         if qt_name not in by_name or gtk_name not in by_name:
             continue
         cells = []
@@ -564,7 +582,7 @@ def main() -> int:
     mapped: dict[str, set[str]] = {}
     for variant in variants:
         for r in by_name[variant.name]:
-            if not r.error:
+            if not r.error and not variant.built:  # the disk table is about the venv's backends
                 mapped.setdefault(variant.backend, set()).update(r.mapped)
     parts, notes = disk_table(pythons["qt"], mapped)
     print("\ndisk: what each backend adds (MB = MiB; mapped = files of that set the running window mapped)")
