@@ -161,6 +161,8 @@ def nuitka_args(target: str, python: Path, prebuilt: Path, jobs: int) -> list[st
         # The packs are found with find_spec and read as files: the packages and their data both.
         *(f"--include-package={pack}" for pack in MODEL_PACKS),
         *(f"--include-package-data={pack}" for pack in MODEL_PACKS),
+        # Nuitka leaves *.bin out of package data by default: the weights are just that.
+        *(f"--include-package-data={pack}:*.bin" for pack in MODEL_PACKS),
         # The C accelerators Nuitka's anti-bloat leaves out by default (json: the HTTP API's bodies).
         "--include-module=_json",
         "--include-module=_bisect",

@@ -58,6 +58,14 @@ def test_the_recipe_inputs_exist(recipe: ModuleType) -> None:
     assert args[-1].endswith("pixup_main.py")
     assert "--enable-plugin=pyside6" in args and "--noinclude-qt-translations" in args
     assert not any("onefile" in a for a in args)  # onefile cannot find QtWebEngineProcess
+    # Every kind of file in a model pack ships: .param as package data, .bin (which Nuitka leaves out
+    # of package data by default) by its own pattern.
+    import importlib
+
+    for pack in recipe.MODEL_PACKS:
+        suffixes = {p.suffix for p in (Path(importlib.import_module(pack).__path__[0]) / "models").iterdir()}
+        assert suffixes == {".param", ".bin"}, (pack, suffixes)
+        assert f"--include-package={pack}" in args and f"--include-package-data={pack}:*.bin" in args
 
 
 def test_the_package_configuration_collects_openvino(recipe: ModuleType) -> None:
