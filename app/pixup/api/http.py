@@ -3,8 +3,17 @@
 Contract: every bridge method is `POST /api/<method>` with its request model as JSON; `/api/upload`
 takes a dropped file's bytes; `GET /api/file?path=` serves previews and results, only from the roots
 (uploads, output folder, `--root` folders) or files this session's jobs read or wrote. Every `/api/`
-call needs the per-run token (`Authorization: Bearer`, or `?token=` for `<img src>`), compared in
-constant time. A Host header other than the served address is refused (DNS rebinding); no CORS.
+call needs the per-run token (`Authorization: Bearer`, or `?token=` on `GET /api/file` for
+`<img src>`), compared in constant time. A Host header other than the served address is refused
+(DNS rebinding); no CORS. The routes and guards are in `pixup.api.routes` (Starlette); this module
+owns the policy they ask (token, roots, uploads folder) and runs them on uvicorn, on a thread of its
+own with its own event loop.
+
+Why two transports into the same `Api`: the desktop window calls the bridge in process through
+pywebview's JavaScript bridge (`Api.call`: no token or socket on the call path, and native dialogs
+belong to the window), but still loads the UI and every preview/result image from this server, since
+a web view shows files by URL. A browser (`pixup serve`) has only HTTP, so every call comes here
+(`Api.handle`). Both end in `Api.dispatch` and the one method table (`pixup.api.methods`).
 """
 
 from __future__ import annotations
@@ -12,27 +21,36 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import mimetypes
 import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+
+import uvicorn
 
 from pixup.api.bridge import Api
+from pixup.api.routes import Limits, build_app
 from pixup.fileio import process_gone
 from pixup.paths import ui_dir
 
 log = logging.getLogger("pixup.api.http")
 
-MAX_JSON_BYTES = 1 << 20
-MAX_UPLOAD_BYTES = 2 << 30
-CHUNK = 1 << 20
+BACKLOG = 1024
+"""Connections the kernel queues before accept (http.server's 5 refused and reset clients under
+load: benchmarks/bench_serve_load.py)."""
+
+GRACEFUL_S = 2
+"""On shutdown, requests still running get this long to finish (a slow client cannot hold exit)."""
+
+HTTP_IMPL = "h11"
+"""uvicorn's HTTP parser: h11 (pure Python, no compiled wheel needed); measured against httptools
+in benchmarks/README.md (bench_serve_load.py)."""
 
 
 def default_ui_dir() -> Path:
@@ -75,7 +93,8 @@ def remove_stale_uploads(folder: Path) -> list[Path]:
 
 
 class ApiServer:
-    """Serves one Api. `start()` runs it on a daemon thread; `url` carries the token."""
+    """Serves one Api. `start()` runs it on a daemon thread; `url` carries the token. The socket is
+    bound (and the port known) when the constructor returns; OSError if it cannot be."""
 
     def __init__(
         self,
@@ -84,18 +103,25 @@ class ApiServer:
         port: int = 0,
         roots: Sequence[Path] = (),
         ui_dir: Path | str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.api = api
+        self.limits = limits or Limits()
         self.token = secrets.token_urlsafe(24)
         self.ui_dir = Path(ui_dir or default_ui_dir()).resolve()
+        self._socket = _listen(host, port)
+        self.host = host
+        self.port = int(self._socket.getsockname()[1])
+        self.allowed_hosts = _allowed_hosts(host, self.port)
         remove_stale_uploads(Path(tempfile.gettempdir()))
         self.uploads = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-")).resolve()
         extra = [Path(api.default_output)] if api.default_output else []
         self.roots = [self.uploads, *(Path(r).resolve() for r in [*extra, *roots])]
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self.host = host
-        self.port = int(self._httpd.server_address[1])
+        self._uvicorn = uvicorn.Server(uvicorn.Config(
+            build_app(self), http=HTTP_IMPL, loop="asyncio", ws="none", lifespan="off",
+            log_config=None, access_log=False, server_header=False, backlog=BACKLOG,
+            timeout_graceful_shutdown=GRACEFUL_S,
+        ))
         self._thread: threading.Thread | None = None
         if not is_loopback(host):
             log.warning("serving on %s: other machines on the network can reach pixup (token required)", host)
@@ -105,25 +131,39 @@ class ApiServer:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{shown}:{self.port}/?token={self.token}"
 
-    def allowed_hosts(self) -> set[str]:
-        names = {self.host, f"[{self.host}]"}
-        if is_loopback(self.host):
-            names |= {"127.0.0.1", "localhost", "[::1]"}
-        return {f"{name}:{self.port}" for name in names}
-
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="pixup-http", daemon=True)
+        """Serve on a daemon thread; returns once requests are answered."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
+                                        name="pixup-http", daemon=True)
         self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the HTTP server did not start (see the log)")
+            time.sleep(0.005)
 
     def serve_forever(self) -> None:
-        self._httpd.serve_forever()
+        """Serve until `shutdown()` from another thread, or KeyboardInterrupt in this one (Ctrl-C;
+        the CLI turns SIGTERM into one too). Signals stay with the caller: uvicorn runs on its own
+        thread, where it installs no handlers."""
+        self.start()
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(0.5)
 
     def shutdown(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        """Stop serving (requests still running get GRACEFUL_S), close the socket, remove uploads."""
+        self._uvicorn.should_exit = True
+        if self._thread is not None:
+            self._thread.join(GRACEFUL_S + 5)
+            if self._thread.is_alive():
+                log.warning("the HTTP server did not stop in time; leaving its daemon thread")
+        self._socket.close()
         shutil.rmtree(self.uploads, ignore_errors=True)
 
-    # ------------------------------------------------------------------ policy
+    # ------------------------------------------------------------------ policy (asked by the routes)
 
     def token_ok(self, header: str | None, query_token: str | None) -> bool:
         given = ""
@@ -146,165 +186,20 @@ class ApiServer:
             return path
         return None
 
-    def save_upload(self, name: str, length: int, stream: object) -> Path:
-        safe = Path(name).name.strip() or "upload"
-        if safe in (".", ".."):
-            safe = "upload"
-        folder = Path(tempfile.mkdtemp(dir=self.uploads))
-        target = folder / safe
-        remaining = length
-        with open(target, "wb") as out:
-            while remaining > 0:
-                chunk = stream.read(min(CHUNK, remaining))  # type: ignore[attr-defined]
-                if not chunk:
-                    raise ConnectionError("upload ended early")
-                out.write(chunk)
-                remaining -= len(chunk)
-        return target
 
 
-def _handler_for(server: ApiServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "pixup"
 
-        def log_message(self, format: str, *args: object) -> None:
-            log.debug("%s " + format, self.address_string(), *args)
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); IPv6 for an IPv6 literal."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+    sock.set_inheritable(False)
+    return sock
 
-        # -------------------------------------------------------------- plumbing
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json",
-                  close: bool = False) -> None:
-            self.send_response(status)
-            if close:
-                self.send_header("Connection", "close")
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _error(self, status: int, code: str, message: str) -> None:
-            import json
-
-            # The request body may be unread: close rather than parse it as the next request.
-            self.close_connection = True
-            self._send(status, json.dumps({"code": code, "message": message}).encode(), close=True)
-
-        def _host_ok(self) -> bool:
-            if self.headers.get("Host", "") in server.allowed_hosts():
-                return True
-            self._error(403, "invalid_request", "unexpected Host header")
-            return False
-
-        def _authorised(self, query: dict[str, list[str]]) -> bool:
-            query_token = query.get("token", [None])[0] if self.command == "GET" else None
-            if server.token_ok(self.headers.get("Authorization"), query_token):
-                return True
-            self._error(401, "invalid_request", "missing or wrong token")
-            return False
-
-        def _length(self, limit: int) -> int | None:
-            try:
-                length = int(self.headers.get("Content-Length", "0"))
-            except ValueError:
-                length = -1
-            if length < 0 or length > limit:
-                self._error(413, "invalid_request", "request body too large")
-                self.close_connection = True
-                return None
-            return length
-
-        # -------------------------------------------------------------- verbs
-
-        def do_GET(self) -> None:
-            if not self._host_ok():
-                return
-            parts = urlsplit(self.path)
-            query = parse_qs(parts.query)
-            if parts.path.startswith("/api/"):
-                if not self._authorised(query):
-                    return
-                if parts.path != "/api/file":
-                    self._error(405, "invalid_request", "bridge methods take POST")
-                    return
-                self._file(query.get("path", [""])[0])
-                return
-            self._static(parts.path)
-
-        def do_POST(self) -> None:
-            if not self._host_ok():
-                return
-            parts = urlsplit(self.path)
-            query = parse_qs(parts.query)
-            if not parts.path.startswith("/api/"):
-                self._error(404, "not_found", "no such page")
-                return
-            if not self._authorised(query):
-                return
-            method = parts.path[len("/api/"):]
-            if method == "upload":
-                self._upload(query.get("name", ["upload"])[0])
-                return
-            length = self._length(MAX_JSON_BYTES)
-            if length is None:
-                return
-            status, body = server.api.handle(method, self.rfile.read(length))
-            self._send(status, body)
-
-        # -------------------------------------------------------------- endpoints
-
-        def _file(self, raw: str) -> None:
-            path = server.servable(raw) if raw else None
-            if path is None:
-                self._error(404, "not_found", "no such file, or not one pixup may show")
-                return
-            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            try:
-                size = path.stat().st_size
-                with open(path, "rb") as handle:
-                    self.send_response(200)
-                    self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(size))
-                    self.send_header("Cache-Control", "no-store")
-                    self.send_header("X-Content-Type-Options", "nosniff")
-                    self.end_headers()
-                    shutil.copyfileobj(handle, self.wfile, CHUNK)
-            except OSError as err:
-                log.info("could not serve %s: %s", path, err)
-                self.close_connection = True
-
-        def _upload(self, name: str) -> None:
-            import json
-
-            length = self._length(MAX_UPLOAD_BYTES)
-            if length is None:
-                return
-            try:
-                target = server.save_upload(name, length, self.rfile)
-            except (OSError, ConnectionError) as err:
-                self.close_connection = True
-                self._error(400, "invalid_request", f"upload failed: {err}")
-                return
-            self._send(200, json.dumps({"path": str(target)}).encode())
-
-        def _static(self, raw_path: str) -> None:
-            relative = raw_path.lstrip("/") or "index.html"
-            try:
-                path = (server.ui_dir / relative).resolve(strict=True)
-            except (OSError, RuntimeError):
-                path = None
-            if path is None or not path.is_file() or not path.is_relative_to(server.ui_dir):
-                if relative == "index.html":
-                    self._send(500, b"The UI is not built: run scripts/install.sh (npm ci && npm run build).",
-                               "text/plain; charset=utf-8")
-                else:
-                    self._error(404, "not_found", "no such page")
-                return
-            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            if path.suffix == ".js":
-                content_type = "text/javascript"
-            self._send(200, path.read_bytes(), content_type)
-
-    return Handler
+def _allowed_hosts(host: str, port: int) -> frozenset[str]:
+    """Host headers this server answers: its own address (and, on loopback, loopback's names)."""
+    names = {host, f"[{host}]"}
+    if is_loopback(host):
+        names |= {"127.0.0.1", "localhost", "[::1]"}
+    return frozenset(f"{name}:{port}" for name in names)
