@@ -48,3 +48,22 @@ def test_serve_warns_off_loopback(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "warning" in err and "other machines" in err
+
+
+def test_sigterm_stops_it_like_ctrl_c_and_removes_uploads(tmp_path: Path) -> None:
+    proc, url = _start(tmp_path, "--port", "0")
+    parts = urlsplit(url)
+    token = parts.query.removeprefix("token=")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=60)
+        conn.request("POST", "/api/upload?name=photo.png", body=b"bytes",
+                     headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        assert response.status == 200
+        uploads = Path(json.loads(response.read())["path"]).parents[1]
+        assert uploads.is_dir() and uploads.name.startswith("pixup-uploads-")
+    finally:
+        proc.terminate()
+        code = proc.wait(30)
+    assert code == 0
+    assert not uploads.exists()
