@@ -120,9 +120,11 @@ class ApiServer:
         self._uvicorn = uvicorn.Server(uvicorn.Config(
             build_app(self), http=HTTP_IMPL, loop="asyncio", ws="none", lifespan="off",
             log_config=None, access_log=False, server_header=False, backlog=BACKLOG,
+            proxy_headers=False,  # no proxy in front: X-Forwarded-* from a client must change nothing
             timeout_graceful_shutdown=GRACEFUL_S,
         ))
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
         if not is_loopback(host):
             log.warning("serving on %s: other machines on the network can reach pixup (token required)", host)
 
@@ -135,31 +137,34 @@ class ApiServer:
         """Serve on a daemon thread; returns once requests are answered."""
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
-                                        name="pixup-http", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="pixup-http", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
+            if self._stopped.is_set() or time.monotonic() > deadline:
                 raise RuntimeError("the HTTP server did not start (see the log)")
             time.sleep(0.005)
+
+    def _run(self) -> None:
+        try:
+            self._uvicorn.run(sockets=[self._socket])
+        finally:
+            self._stopped.set()
 
     def serve_forever(self) -> None:
         """Serve until `shutdown()` from another thread, or KeyboardInterrupt in this one (Ctrl-C;
         the CLI turns SIGTERM into one too). Signals stay with the caller: uvicorn runs on its own
-        thread, where it installs no handlers."""
+        thread, where it installs no handlers. (An Event, not Thread.join: a join interrupted by
+        KeyboardInterrupt can report the thread finished while it still runs.)"""
         self.start()
-        assert self._thread is not None
-        while self._thread.is_alive():
-            self._thread.join(0.5)
+        while not self._stopped.wait(0.5):
+            pass
 
     def shutdown(self) -> None:
         """Stop serving (requests still running get GRACEFUL_S), close the socket, remove uploads."""
         self._uvicorn.should_exit = True
-        if self._thread is not None:
-            self._thread.join(GRACEFUL_S + 5)
-            if self._thread.is_alive():
-                log.warning("the HTTP server did not stop in time; leaving its daemon thread")
+        if self._thread is not None and not self._stopped.wait(GRACEFUL_S + 5):
+            log.warning("the HTTP server did not stop in time; leaving its daemon thread")
         self._socket.close()
         shutil.rmtree(self.uploads, ignore_errors=True)
 
