@@ -22,7 +22,7 @@ from pixup import __version__
 from pixup.api import schema as s
 from pixup.api.dialogs import Dialogs
 from pixup.api.mapping import job_snapshot
-from pixup.api.methods import METHODS
+from pixup.api.methods import METHODS, POLLED
 from pixup.errors import ConflictError, NotFoundError, PixupError, RequestError, UnavailableError
 from pixup.imaging.atomic import atomic_write
 from pixup.jobs.plan import chosen_model
@@ -110,7 +110,7 @@ class Api:
         """Validate `payload` against the method's request model, run it, return its reply."""
         if method not in METHODS:
             raise ApiFailure(s.ApiError(code="not_found", message=f"no bridge method {method!r}"))
-        log.info("bridge call %s", method)
+        log.log(logging.DEBUG if method in POLLED else logging.INFO, "bridge call %s", method)
         request_type, reply_type = METHODS[method]
         try:
             request = request_type.model_validate(payload if payload is not None else {})

@@ -48,9 +48,9 @@ load: benchmarks/bench_serve_load.py)."""
 GRACEFUL_S = 2
 """On shutdown, requests still running get this long to finish (a slow client cannot hold exit)."""
 
-HTTP_IMPL = "h11"
-"""uvicorn's HTTP parser: h11 (pure Python, no compiled wheel needed); measured against httptools
-in benchmarks/README.md (bench_serve_load.py)."""
+HTTP_IMPL = "httptools"
+"""uvicorn's HTTP parser: httptools (C, llhttp) took half the latency of h11 (pure Python) under
+load (benchmarks/README.md, bench_serve_load.py)."""
 
 
 def default_ui_dir() -> Path:

@@ -26,3 +26,9 @@ METHODS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "pick_output": (s.Empty, s.PathList),
     "open_output": (s.PathRequest, s.Ok),
 }
+
+POLLED = frozenset({"job_status", "list_jobs"})
+"""Methods a page calls several times a second while jobs run, each a snapshot built under a short
+lock: logged at DEBUG (at INFO, four lines a second per open page filled the log), and answered on
+`pixup serve`'s event loop rather than through its thread pool, whose hand-off and return cost more
+than the call (benchmarks/bench_serve_load.py)."""
