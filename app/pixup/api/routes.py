@@ -6,7 +6,8 @@ the router: `POST /api/upload`, `GET /api/file`, `POST /api/<method>`, and the b
 Every refusal is an `ApiError` as JSON. Bodies are read as they arrive and counted against a limit
 (the declared Content-Length is checked first; chunked bodies are counted), so an oversized body is
 answered 413 without being held in memory. The app is async: a slow client costs one idle coroutine,
-not a thread, and bridge methods (plain blocking Python) run on Starlette's thread pool.
+not a thread. Bridge methods (plain blocking Python) run on Starlette's thread pool, except the
+polled ones (`methods.POLLED`), which are cheaper than the hand-off.
 
 `pixup.api.http.ApiServer` owns the policy these routes ask (token, roots, uploads folder) and runs
 the app on uvicorn.
