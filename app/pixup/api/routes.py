@@ -103,8 +103,10 @@ class Body:
         self.done = not body_expected(request.scope)
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        # uvicorn has already refused a Content-Length that is not a number (400).
-        if self._declared is not None and int(self._declared) > self.limit:
+        # The declared length first: refused before a byte is read. (uvicorn's parser answers 400
+        # to a Content-Length that is not a number; the bytes are counted below in any case.)
+        declared = (self._declared or "").strip()
+        if declared.isdigit() and int(declared) > self.limit:
             raise BodyTooLarge
         total = 0
         while not self.done:
