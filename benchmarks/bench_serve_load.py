@@ -24,9 +24,10 @@ Variants: `new` is pixup.api.http as it is (Starlette on uvicorn, httptools pars
 with uvicorn's pure-Python h11 parser; `old` is app/pixup/api/http.py at OLD_REV (the last
 http.server version), read with `git show` into a temporary folder and put in place of
 pixup.api.http by a two-line launcher before the CLI runs, so it serves through the same CLI, bridge
-and engine. Every client is a thread of this process with blocking sockets (as independent browser tabs
-would be; one asyncio loop for all 50 measured its own queueing more than the server's), alike for
-every variant; they share the 2 cores with the server and the engine.
+and engine. The clients are threads with blocking sockets spread over `--client-procs` processes (10: as
+independent browser tabs would be; one asyncio loop for all 50 measured its own queueing, and 50
+threads in one process their own GIL, more than the server), alike for every variant; they share
+the 2 cores with the server and the engine.
 
 Figures: refused / reset / timeout (connections that got no answer), p50 / p95 / max poll latency
 (connect to last byte of the answer, ms), polls that saw the job running, the oversized body's
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -173,12 +175,56 @@ def poll_once(port: int, request: bytes, result: Result | None) -> float | None:
     return elapsed
 
 
-def poller(port: int, request: bytes, polls: int, interval: float, go: threading.Barrier,
-           result: Result) -> None:
+def poller(port: int, request: bytes, polls: int, interval: float, go: Any, result: Result) -> None:
     go.wait()
     for _ in range(polls):
         poll_once(port, request, result)
         time.sleep(interval)
+
+
+def client_process(port: int, request: bytes, polls: int, interval: float, threads: int, go: Any,
+                   out: Any) -> None:
+    """`threads` pollers in a process of their own, started by `go` (a barrier across processes);
+    puts (attempts, failures, latencies, running polls) on `out`."""
+    result = Result("")
+    clients = [threading.Thread(target=poller, args=(port, request, polls, interval, go, result))
+               for _ in range(threads)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    out.put((result.attempts, result.failures, result.latencies_ms, result.running_polls))
+
+
+def run_clients(port: int, request: bytes, token: str, args: argparse.Namespace, result: Result) -> None:
+    """The clients in --client-procs processes, and the oversized body in this one, all started at
+    once; fills `result`."""
+    context = multiprocessing.get_context("spawn")
+    processes = max(1, min(args.client_procs, args.clients))
+    go = context.Barrier(args.clients + 2)  # every poller thread, the oversized body and this thread
+    out = context.Queue()
+    shares = [args.clients // processes + (i < args.clients % processes) for i in range(processes)]
+    children = [context.Process(target=client_process,
+                                args=(port, request, args.polls, args.interval, share, go, out))
+                for share in shares]
+    big = threading.Thread(target=lambda: (go.wait(), oversized_body(port, token, args.oversized, result)))
+    for child in children:
+        child.start()
+    big.start()
+    go.wait()
+    started = time.perf_counter()
+    for _ in children:
+        attempts, failures, latencies, running = out.get()
+        result.attempts += attempts
+        result.latencies_ms += latencies
+        result.running_polls += running
+        for kind, count in failures.items():
+            result.failures[kind] = result.failures.get(kind, 0) + count
+    result.load_s = time.perf_counter() - started
+    result.load_avg = load_average()
+    for child in children:
+        child.join()
+    big.join()
 
 
 def probe(port: int, request: bytes) -> float:
@@ -293,20 +339,7 @@ def run_variant(variant: str, round_: int, old_module: Path, inputs: list[str], 
         time.sleep(1.0)
         result.probe_slow_ms = probe(port, poll)
 
-        go = threading.Barrier(args.clients + 2)
-        clients = [threading.Thread(target=poller, args=(port, poll, args.polls, args.interval, go, result))
-                   for _ in range(args.clients)]
-        big = threading.Thread(target=lambda: (go.wait(), oversized_body(port, token, args.oversized,
-                                                                         result)))
-        for thread in [*clients, big]:
-            thread.start()
-        go.wait()
-        started = time.perf_counter()
-        for thread in clients:
-            thread.join()
-        result.load_s = time.perf_counter() - started
-        result.load_avg = load_average()
-        big.join()
+        run_clients(port, poll, token, args, result)
         if slow.is_alive():
             print(f"{variant}: waiting for the slow client (one byte per {args.slow_pause} s)...",
                   file=sys.stderr)
@@ -384,6 +417,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--polls", type=int, default=40, help="polls per client")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between a client's polls")
+    parser.add_argument("--client-procs", type=int, default=10,
+                        help="processes the clients are spread over (threads within each)")
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--size", type=int, default=768, help="long side of each input image, px")
     parser.add_argument("--oversized", type=int, default=64, help="MiB in the oversized body")
