@@ -2,7 +2,7 @@
 oversized body; against the server pixup had before (http.server) in the same run.
 
     PYTHONPATH=app .venv/bin/python benchmarks/bench_serve_load.py [--clients 50] [--polls 40]
-        [--interval 0.1] [--variants old,new] [--rounds 1] [--json]
+        [--interval 0.1] [--client-procs 10] [--variants old,new,h11] [--rounds 3] [--json]
 
 Each variant is a real `pixup serve --no-browser --port 0` process (the CLI's own code path) with an
 output folder of its own, and a real job: the bundled default model on `--images` small pictures
@@ -23,15 +23,16 @@ between runs (the first run converts it before measuring). Once the first file i
 Variants: `new` is pixup.api.http as it is (Starlette on uvicorn, httptools parser); `h11` the same
 with uvicorn's pure-Python h11 parser; `old` is app/pixup/api/http.py at OLD_REV (the last
 http.server version), read with `git show` into a temporary folder and put in place of
-pixup.api.http by a two-line launcher before the CLI runs, so it serves through the same CLI, bridge
-and engine. The clients are threads with blocking sockets spread over `--client-procs` processes (10: as
-independent browser tabs would be; one asyncio loop for all 50 measured its own queueing, and 50
-threads in one process their own GIL, more than the server), alike for every variant; they share
-the 2 cores with the server and the engine.
+pixup.api.http by a small launcher before the CLI runs, so it serves through the same CLI, bridge
+and engine. The clients are threads with blocking sockets spread over `--client-procs` processes
+(10, as independent browser tabs would be: one asyncio loop for all 50 measured its own queueing,
+and 50 threads in one process their own GIL, more than the server's), alike for every variant;
+they share the 2 cores with the server and the engine.
 
 Figures: refused / reset / timeout (connections that got no answer), p50 / p95 / max poll latency
 (connect to last byte of the answer, ms), polls that saw the job running, the oversized body's
-result, the slow client's answer and the probe medians; then old ÷ new ratios.
+result, the slow client's answer and the probe medians, the machine's load average; then old ÷ each
+other server, paired by round (`--rounds` alternates the servers, the machine's load drifts).
 """
 
 from __future__ import annotations
