@@ -59,7 +59,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, SAMPLES, load_average, median, table
 
-OLD_REV = "b770878e89b8f3995e9d86c7822950d738bf8570"
+OLD_REV = "0f0a179ebc93b045290e9e1abb73c329f071c5f7"
 """The last commit whose pixup.api.http was the http.server implementation."""
 
 LAUNCHER = """\
@@ -294,7 +294,8 @@ def make_images(folder: Path, count: int, size: int) -> list[str]:
 
 def start_server(variant: str, old_module: Path, out: Path) -> tuple[subprocess.Popen[str], int, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "app"))
-    env.setdefault("PIXUP_UI_DIR", str(ROOT / "ui" / "dist"))  # the old module, in /tmp, cannot find it
+    # Versions before pixup.paths.ui_dir looked for ui/dist beside their own file (here /tmp).
+    env.setdefault("PIXUP_UI_DIR", str(ROOT / "ui" / "dist"))
     command = [sys.executable, "-c", LAUNCHER, variant, str(old_module),
                "serve", "--no-browser", "--port", "0", "--output", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
