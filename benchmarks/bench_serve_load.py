@@ -42,6 +42,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -432,16 +433,20 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pixup-bench-serve-"))
-    old_module = work / "old_http.py"
-    old_source = subprocess.run(["git", "-C", str(ROOT), "show", f"{args.old_rev}:app/pixup/api/http.py"],
-                                capture_output=True, text=True, check=True).stdout
-    old_module.write_text(old_source)
-    inputs = make_images(work, args.images, args.size)
-    results: list[Result] = []
-    for round_ in range(1, args.rounds + 1):
-        for variant in args.variants.split(","):
-            print(f"round {round_}: {LABELS[variant]}...", file=sys.stderr)
-            results.append(run_variant(variant, round_, old_module, inputs, work, args))
+    try:
+        old_module = work / "old_http.py"
+        old_source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{args.old_rev}:app/pixup/api/http.py"],
+            capture_output=True, text=True, check=True).stdout
+        old_module.write_text(old_source)
+        inputs = make_images(work, args.images, args.size)
+        results: list[Result] = []
+        for round_ in range(1, args.rounds + 1):
+            for variant in args.variants.split(","):
+                print(f"round {round_}: {LABELS[variant]}...", file=sys.stderr)
+                results.append(run_variant(variant, round_, old_module, inputs, work, args))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the upscaled outputs: ~40 MB per server and round
     report(results, args)
     return 0
 
