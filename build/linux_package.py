@@ -66,6 +66,13 @@ def dedupe_libraries(folder: Path) -> int:
     return saved
 
 
+def launcher_script(folder: str, binary: str) -> str:
+    """A `pixup` that runs the program by its real path. Not a symlink: Qt WebEngine looks for its
+    process and resources beside argv[0], so a program started as /usr/bin/pixup → /opt/pixup/...
+    aborts ("could not find Qt WebEngine Process")."""
+    return f'#!/bin/sh\nexec {folder}/{binary} "$@"\n'
+
+
 def make_tarball(folder: Path, version: str, out: Path, binary: str) -> Path:
     """pixup-VERSION-linux-ARCH.tar.xz: pixup-VERSION/app/ is the standalone folder and
     pixup-VERSION/pixup links to its program (run ./pixup-VERSION/pixup)."""
@@ -75,7 +82,9 @@ def make_tarball(folder: Path, version: str, out: Path, binary: str) -> Path:
     top = out / "tarball" / f"pixup-{version}"
     shutil.rmtree(top.parent, ignore_errors=True)
     top.mkdir(parents=True)
-    (top / "pixup").symlink_to(f"app/{binary}")
+    launcher = top / "pixup"
+    launcher.write_text(launcher_script('"$(dirname "$(readlink -f "$0")")/app"', binary), encoding="utf-8")
+    launcher.chmod(0o755)
     if shutil.which("xz"):  # multi-threaded, much faster than Python's lzma on a big folder
         with partial.open("wb") as fh:
             # The standalone folder goes in under pixup-VERSION/app (a rename of its own top name
@@ -190,7 +199,9 @@ def make_deb(folder: Path, version: str, out: Path, python: Path, binary: str) -
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(folder, staging / PREFIX.lstrip("/"), symlinks=True)
     (staging / "usr/bin").mkdir(parents=True)
-    (staging / "usr/bin/pixup").symlink_to(f"{PREFIX}/{binary}")
+    launcher = staging / "usr/bin/pixup"
+    launcher.write_text(launcher_script(PREFIX, binary), encoding="utf-8")
+    launcher.chmod(0o755)
     applications = staging / "usr/share/applications"
     applications.mkdir(parents=True)
     (applications / "pixup.desktop").write_text(desktop_entry(), encoding="utf-8")
