@@ -198,6 +198,9 @@ def make_deb(folder: Path, version: str, out: Path, python: Path, binary: str) -
     staging = out / "deb-root"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(folder, staging / PREFIX.lstrip("/"), symlinks=True)
+    # Qt WebEngine creates this (empty) folder beside the program on its first start when it may
+    # (as root): owned by the package, `apt-get remove` takes it away again.
+    (staging / PREFIX.lstrip("/") / "locales").mkdir(exist_ok=True)
     (staging / "usr/bin").mkdir(parents=True)
     launcher = staging / "usr/bin/pixup"
     launcher.write_text(launcher_script(PREFIX, binary), encoding="utf-8")
