@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         checker = Checker([], work)
         program: Path | None
+        folder = work
         if args.deb:
             checker.program = ["/usr/bin/pixup"]
             _deb_checks(checker, args.deb)
@@ -296,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 with tarfile.open(args.tarball) as tf:
                     tf.extractall(work / "unpacked", filter="tar")
                 program = next((work / "unpacked").glob("pixup-*/pixup"))
+                folder = program.parent / "app"  # the launcher script sits above the app's folder
             elif args.wheel:
                 checker.prebuilt = False
                 checker.program = [str(args.program.absolute())]
@@ -306,9 +308,10 @@ def main(argv: list[str] | None = None) -> int:
                 copy = work / "copy" / args.program.parent.name
                 shutil.copytree(args.program.parent, copy, symlinks=True)
                 program = copy / args.program.name
+                folder = program.parent
             if program is not None:
                 checker.program = [str(program)]
-                run_all(checker, str(program), program.resolve().parent)
+                run_all(checker, str(program), folder)
     failed = [name for name, ok, _ in checker.results if not ok]
     print(
         f"{len(checker.results) - len(failed)}/{len(checker.results)} checks passed"
